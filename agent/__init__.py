@@ -1,0 +1,1 @@
+"""The controller: the research loop, its proposers, git, and the command line."""

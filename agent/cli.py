@@ -1,0 +1,120 @@
+"""The ``winnow`` command. Each command parses its options and calls one library function.
+
+Every option can also come from a ``WINNOW_<OPTION>`` environment variable. Bad input ends
+with a one-line error naming the file, line or key, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from agent.evalcmd import check_exit, default_selector, emit, run_eval
+from harness.config import RunConfig, load_config
+from harness.errors import InputError
+from harness.evaluate import EvalSpec
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"auto_envvar_prefix": "WINNOW"},
+    help="Winnow: pick the right program out of many, without the hidden tests.",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+USER_ERRORS: tuple[type[BaseException], ...] = (InputError,)
+
+
+def user_errors(func: F) -> F:
+    """Turn bad input into one line on stderr and exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            print(f"winnow: error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def main() -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    app()
+
+
+# -- winnow eval / winnow check ------------------------------------------------------------------
+
+SUITE = typer.Option("humaneval", help="'humaneval' (built in) or a suite JSONL file")
+SAMPLES = typer.Option(None, help="samples.jsonl ({task_id, completion} per line)")
+SELF_TESTS = typer.Option(None, "--self-tests", help="self_tests.jsonl ({task_id, tests})")
+POOL = typer.Option(None, help="a pool id in the cache, or a directory with samples.jsonl")
+K = typer.Option(None, "--k", help="candidates per problem to choose from (default: the pool's n)")
+REPEATS = typer.Option(None, help="k-subsets drawn per problem (default 10; one when k = n)")
+SPLIT = typer.Option("all", help="all, dev or holdout")
+SEED = typer.Option(None, help="seed of the subsets and the bootstrap (default 0)")
+CONFIG = typer.Option(None, "--config", help="run config TOML (budget, timeouts, sandbox)")
+JSON = typer.Option(False, "--json", help="one JSON object on stdout")
+
+
+def _eval_inputs(
+    suite: str, samples: Path | None, self_tests: Path | None, pool: str | None,
+    selector: Path | None, split: str, labels: Path | None, k: int | None,
+    repeats: int | None, seed: int | None, config: Path | None,
+) -> tuple[EvalSpec, RunConfig]:
+    spec = EvalSpec(suite=suite, samples=samples, self_tests=self_tests, pool=pool,
+                    selector=selector, split=split, labels_out=labels)
+    run_config = load_config(config).with_eval(k=k, repeats=repeats, seed=seed)
+    return spec, run_config
+
+
+@app.command("eval")
+@user_errors
+def eval_command(
+    suite: str = SUITE,
+    samples: Path | None = SAMPLES,
+    self_tests: Path | None = SELF_TESTS,
+    pool: str | None = POOL,
+    selector: Path | None = typer.Option(None, help="a selector file to evaluate beside the baselines"),
+    k: int | None = K,
+    repeats: int | None = REPEATS,
+    split: str = SPLIT,
+    seed: int | None = SEED,
+    labels: Path | None = typer.Option(None, help="write each candidate's hidden-test outcome (JSONL)"),
+    config: Path | None = CONFIG,
+    as_json: bool = JSON,
+) -> None:
+    """Evaluate a pool: pass@1, pass@k and every baseline's sel@k with 95% intervals."""
+    spec, run_config = _eval_inputs(suite, samples, self_tests, pool, selector, split, labels,
+                                    k, repeats, seed, config)
+    emit(run_eval(spec, run_config, quiet=as_json), as_json)
+
+
+@app.command("check")
+@user_errors
+def check_command(
+    selector: Path = typer.Option(default_selector(), help="the selector file to check"),
+    suite: str = SUITE,
+    samples: Path | None = SAMPLES,
+    self_tests: Path | None = SELF_TESTS,
+    pool: str | None = POOL,
+    k: int | None = K,
+    repeats: int | None = REPEATS,
+    split: str = SPLIT,
+    seed: int | None = SEED,
+    config: Path | None = CONFIG,
+    as_json: bool = JSON,
+) -> None:
+    """Run every rigid check on a selector; exit status 1 when any fails."""
+    spec, run_config = _eval_inputs(suite, samples, self_tests, pool, selector, split, None,
+                                    k, repeats, seed, config)
+    result = run_eval(spec, run_config, quiet=as_json)
+    emit(result, as_json)
+    raise typer.Exit(check_exit(result))

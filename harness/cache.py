@@ -1,0 +1,56 @@
+"""The execution cache: the outcome of every (program, test) pair ever run, in SQLite.
+
+Keyed by a hash of the program, the test and the execution settings that can change an
+outcome (timeouts, memory, the harness's execution version), so re-evaluating a pool, or
+evaluating another selector on it, re-executes nothing. Lives under ``WINNOW_HOME/cache``,
+which no sandbox can see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+EXEC_VERSION = 1  # bump when a change to execution can change an outcome
+CHUNK = 500  # keys per lookup query
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def pair_key(program_hash: str, test_hash: str, settings: str) -> str:
+    joined = f"{EXEC_VERSION}\0{settings}\0{program_hash}\0{test_hash}"
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+class ExecCache:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, status TEXT NOT NULL, "
+            "detail TEXT NOT NULL) WITHOUT ROWID"
+        )
+
+    def get(self, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+        keys = list(keys)
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, status, detail FROM outcomes WHERE key IN ({marks})"
+            for key, status, detail in self.db.execute(query, chunk):
+                found[key] = (status, detail)
+        return found
+
+    def put(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self.db.close()

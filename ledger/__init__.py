@@ -1,0 +1,1 @@
+"""The SQLite ledger of runs, experiments and evaluations, and the morning reports."""
