@@ -65,12 +65,27 @@ JSON = typer.Option(False, "--json", help="one JSON object on stdout")
 
 
 def _eval_inputs(
-    suite: str, samples: Path | None, self_tests: Path | None, pool: str | None,
-    selector: Path | None, split: str, labels: Path | None, k: int | None,
-    repeats: int | None, seed: int | None, config: Path | None,
+    suite: str,
+    samples: Path | None,
+    self_tests: Path | None,
+    pool: str | None,
+    selector: Path | None,
+    split: str,
+    labels: Path | None,
+    k: int | None,
+    repeats: int | None,
+    seed: int | None,
+    config: Path | None,
 ) -> tuple[EvalSpec, RunConfig]:
-    spec = EvalSpec(suite=suite, samples=samples, self_tests=self_tests, pool=pool,
-                    selector=selector, split=split, labels_out=labels)
+    spec = EvalSpec(
+        suite=suite,
+        samples=samples,
+        self_tests=self_tests,
+        pool=pool,
+        selector=selector,
+        split=split,
+        labels_out=labels,
+    )
     run_config = load_config(config).with_eval(k=k, repeats=repeats, seed=seed)
     return spec, run_config
 
@@ -82,18 +97,23 @@ def eval_command(
     samples: Path | None = SAMPLES,
     self_tests: Path | None = SELF_TESTS,
     pool: str | None = POOL,
-    selector: Path | None = typer.Option(None, help="a selector file to evaluate beside the baselines"),
+    selector: Path | None = typer.Option(
+        None, help="a selector file to evaluate beside the baselines"
+    ),
     k: int | None = K,
     repeats: int | None = REPEATS,
     split: str = SPLIT,
     seed: int | None = SEED,
-    labels: Path | None = typer.Option(None, help="write each candidate's hidden-test outcome (JSONL)"),
+    labels: Path | None = typer.Option(
+        None, help="write each candidate's hidden-test outcome (JSONL)"
+    ),
     config: Path | None = CONFIG,
     as_json: bool = JSON,
 ) -> None:
     """Evaluate a pool: pass@1, pass@k and every baseline's sel@k with 95% intervals."""
-    spec, run_config = _eval_inputs(suite, samples, self_tests, pool, selector, split, labels,
-                                    k, repeats, seed, config)
+    spec, run_config = _eval_inputs(
+        suite, samples, self_tests, pool, selector, split, labels, k, repeats, seed, config
+    )
     emit(run_eval(spec, run_config, quiet=as_json), as_json)
 
 
@@ -113,8 +133,9 @@ def check_command(
     as_json: bool = JSON,
 ) -> None:
     """Run every rigid check on a selector; exit status 1 when any fails."""
-    spec, run_config = _eval_inputs(suite, samples, self_tests, pool, selector, split, None,
-                                    k, repeats, seed, config)
+    spec, run_config = _eval_inputs(
+        suite, samples, self_tests, pool, selector, split, None, k, repeats, seed, config
+    )
     result = run_eval(spec, run_config, quiet=as_json)
     emit(result, as_json)
     raise typer.Exit(check_exit(result))

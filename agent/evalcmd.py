@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from harness.config import RunConfig
@@ -20,10 +27,14 @@ def run_eval(spec: EvalSpec, config: RunConfig, quiet: bool) -> EvalResult:
     with Session(config) as session:
         if quiet or not console.is_terminal:
             return evaluate(spec, session)
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn()]
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ]
         with Progress(*columns, console=console, transient=True) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:
@@ -44,7 +55,9 @@ def render(result: EvalResult, console: Console) -> None:
         f"{result.problems} problems, n={result.n}, k={result.k}, {result.repeats} subsets each; "
         f"sandbox {result.sandbox}"
     )
-    console.print(f"pass@1 {fmt(result.pass_at_1)}   pass@{result.k} {fmt(result.pass_at_k)} (oracle)")
+    console.print(
+        f"pass@1 {fmt(result.pass_at_1)}   pass@{result.k} {fmt(result.pass_at_k)} (oracle)"
+    )
     table = Table(show_header=True, header_style="bold")
     for column in ("arm", f"sel@{result.k}", "95% CI", "gap closed", "vs random", "exec/subset"):
         table.add_column(column, justify="left" if column == "arm" else "right")

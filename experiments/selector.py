@@ -22,10 +22,12 @@ def select(problem, candidates, probe):
     if not tests:
         return [0.0] * len(candidates)
     results = probe.run_many(candidates, tests)
-    signatures = [frozenset(t for t, ok in zip(tests, row) if ok) for row in results]
+    signatures = [frozenset(t for t, ok in zip(tests, row, strict=False) if ok) for row in results]
     sizes = Counter(signatures)
     scores = []
     for signature in signatures:
         passed = sum(generated[t] for t in signature)
-        scores.append(passed**TEST_POWER * math.pow(sizes[signature], SIZE_POWER) if passed else 0.0)
+        scores.append(
+            passed**TEST_POWER * math.pow(sizes[signature], SIZE_POWER) if passed else 0.0
+        )
     return scores

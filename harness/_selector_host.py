@@ -15,6 +15,7 @@ the hook is what makes an attempt visible.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -55,7 +56,7 @@ def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
         if isinstance(path, int) or path is None:
             return True
         try:
-            text = fspath(path)  # type: ignore[arg-type]
+            text = fspath(path)  # type: ignore[call-overload]
             text = text.decode() if isinstance(text, bytes) else text
         except (TypeError, UnicodeDecodeError):
             return False
@@ -67,7 +68,14 @@ def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
             attempts.append(f"{event}: {detail}"[:300])
 
     def hook(event: str, args: tuple) -> None:
-        if event in ("open", "os.listdir", "os.scandir", "glob.glob", "os.chdir", "shutil.copytree"):
+        if event in (
+            "open",
+            "os.listdir",
+            "os.scandir",
+            "glob.glob",
+            "os.chdir",
+            "shutil.copytree",
+        ):
             if args and not allowed_path(args[0]):
                 note(event, repr(args[0]))
         elif event == "import":
@@ -147,10 +155,8 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
     os.chdir(settings["tmp"])
     import harness.api as api
 
-    try:
-        import numpy  # noqa: F401  (loaded before the hook: selectors may use it)
-    except ImportError:
-        pass
+    with contextlib.suppress(ImportError):  # loaded before the hook: selectors may use it
+        import numpy  # noqa: F401
     attempts: list[str] = []
     install_audit(tuple(settings["allowed"]), attempts)
 
@@ -167,7 +173,9 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
                 select = namespace.get("select")
                 uses = namespace.get("USES", set())
                 if not callable(select):
-                    raise TypeError("the selector file defines no select(problem, candidates, probe)")
+                    raise TypeError(
+                        "the selector file defines no select(problem, candidates, probe)"
+                    )
                 if not isinstance(uses, set | frozenset | list | tuple):
                     raise TypeError("USES must be a set of signal names")
                 reply = {"ok": True, "uses": sorted(str(u) for u in uses)}

@@ -15,6 +15,7 @@ the remaining tests run again in a fresh child.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import json
@@ -31,10 +32,26 @@ GRACE = 0.5  # seconds past a test's own alarm before the worker kills the child
 MAX_REPORT_BYTES = 1 << 20  # a child that writes more than this to its report pipe is killed
 DETAIL_CHARS = 300  # characters of an exception message kept in a report
 
-PRELOAD = (
-    "typing math re collections itertools functools heapq string bisect fractions decimal "
-    "statistics hashlib random copy json operator datetime"
-).split()
+PRELOAD = [
+    "typing",
+    "math",
+    "re",
+    "collections",
+    "itertools",
+    "functools",
+    "heapq",
+    "string",
+    "bisect",
+    "fractions",
+    "decimal",
+    "statistics",
+    "hashlib",
+    "random",
+    "copy",
+    "json",
+    "operator",
+    "datetime",
+]
 
 
 def read_msg(fd: int) -> dict | None:
@@ -349,10 +366,8 @@ class Worker:
                 if os.waitpid(-1, os.WNOHANG) != (0, 0):
                     continue  # reaped one; look again
                 if self.pid1:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(-1, signal.SIGKILL)  # every other process in the namespace
-                    except ProcessLookupError:
-                        pass
                 else:
                     for child in _children():
                         _kill_group(child)
@@ -386,10 +401,8 @@ def _parse_report(line: bytes, prefix: bytes) -> list | None:
 
 def _kill_group(pid: int) -> None:
     for target in (-pid, pid):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _children() -> list[int]:

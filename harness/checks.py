@@ -125,7 +125,9 @@ def _finish(
 
 def _parity(run: ArmRun, prepared: Prepared, session: Session) -> CheckResult:
     budget = session.config.budget
-    over = [p.task.task_id for p, m in zip(prepared.problems, run.meters) if m.over_budget]
+    over = [
+        p.task.task_id for p, m in zip(prepared.problems, run.meters, strict=False) if m.over_budget
+    ]
     most = max((m.executions / max(m.subsets, 1) for m in run.meters), default=0.0)
     detail = (
         f"k={prepared.k} candidates per subset for every arm; up to {most:.0f} executions "
@@ -133,8 +135,11 @@ def _parity(run: ArmRun, prepared: Prepared, session: Session) -> CheckResult:
         f"per candidate)"
     )
     if over:
-        return CheckResult("compute_parity", False, f"over budget on {len(over)} problems "
-                           f"(first: {over[0]}); " + detail)
+        return CheckResult(
+            "compute_parity",
+            False,
+            f"over budget on {len(over)} problems (first: {over[0]}); " + detail,
+        )
     return CheckResult("compute_parity", True, detail)
 
 
@@ -148,7 +153,9 @@ def _declared(uses: set[str], run: ArmRun) -> CheckResult:
         return CheckResult(
             "signals_declared", False, f"asked for {undeclared} without declaring it in USES"
         )
-    return CheckResult("signals_declared", True, f"USES = {sorted(uses)}; asked for {sorted(asked)}")
+    return CheckResult(
+        "signals_declared", True, f"USES = {sorted(uses)}; asked for {sorted(asked)}"
+    )
 
 
 def _permutations(prepared: Prepared, signal: str, seed: int) -> dict[str, dict[str, np.ndarray]]:
@@ -167,7 +174,9 @@ def _first_picks(run: ArmRun) -> list[frozenset[int]]:
     return [frozenset(tied_set(per[0]).tolist()) for per in run.scores]
 
 
-def _wired(process: SelectorProcess, prepared: Prepared, session: Session, main: ArmRun) -> CheckResult:
+def _wired(
+    process: SelectorProcess, prepared: Prepared, session: Session, main: ArmRun
+) -> CheckResult:
     uses = process.uses & SIGNALS
     if not uses:
         return CheckResult("signals_wired", True, "no signals declared")
@@ -179,28 +188,37 @@ def _wired(process: SelectorProcess, prepared: Prepared, session: Session, main:
         refused = sum(signal in m.unavailable for m in main.meters)
         if refused:
             ok = False
-            notes.append(f"{signal}: unavailable on {refused} problems, yet the selector "
-                         "returned scores (it caught SignalUnavailable)")
+            notes.append(
+                f"{signal}: unavailable on {refused} problems, yet the selector "
+                "returned scores (it caught SignalUnavailable)"
+            )
             continue
         if asked < MOST * problems:
             ok = False
             notes.append(f"{signal}: asked for on {asked} of {problems} problems")
             continue
-        ablated = run_selector(prepared, process, session,
-                               ablate=_permutations(prepared, signal, prepared.seed),
-                               first_subset_only=True)
+        ablated = run_selector(
+            prepared,
+            process,
+            session,
+            ablate=_permutations(prepared, signal, prepared.seed),
+            first_subset_only=True,
+        )
         if ablated.failure is not None:
             ok = False
             notes.append(f"{signal}: the ablation run failed: {ablated.failure}")
             continue
-        changed = sum(a != b for a, b in zip(base, _first_picks(ablated)))
+        changed = sum(a != b for a, b in zip(base, _first_picks(ablated), strict=False))
         if changed == 0:
             ok = False
-            notes.append(f"{signal}: shuffling its values across candidates changed no pick "
-                         f"on {problems} problems: not wired")
+            notes.append(
+                f"{signal}: shuffling its values across candidates changed no pick "
+                f"on {problems} problems: not wired"
+            )
         else:
-            notes.append(f"{signal}: asked on {asked}/{problems} problems; shuffled, "
-                         f"{changed} picks changed")
+            notes.append(
+                f"{signal}: asked on {asked}/{problems} problems; shuffled, {changed} picks changed"
+            )
     return CheckResult("signals_wired", ok, "; ".join(notes))
 
 
@@ -221,8 +239,9 @@ def _stability(
 ) -> list[CheckResult]:
     first = [per[0] for per in main.scores]
     again = run_selector(prepared, process, session, first_subset_only=True)
-    shuffled = run_selector(prepared, process, session, shuffle_seed=prepared.seed + 1,
-                            first_subset_only=True)
+    shuffled = run_selector(
+        prepared, process, session, shuffle_seed=prepared.seed + 1, first_subset_only=True
+    )
     out = []
     for name, rerun, what in (
         ("deterministic", again, "the same inputs gave different scores"),
@@ -237,8 +256,9 @@ def _stability(
             if not np.allclose(per[0], first[i], rtol=0, atol=1e-9)
         ]
         if differ:
-            out.append(CheckResult(name, False, f"{what} on {len(differ)} problems "
-                                   f"(first: {differ[0]})"))
+            out.append(
+                CheckResult(name, False, f"{what} on {len(differ)} problems (first: {differ[0]})")
+            )
         else:
             out.append(CheckResult(name, True, f"identical on {len(first)} problems"))
     return out
@@ -256,17 +276,21 @@ def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> 
     random_run = runs["random"].values
     exact = np.array([p.signals.correct.mean() for p in problems])
     k, repeats = prepared.k, prepared.repeats
-    std = np.sqrt(sum(random_subset_std(len(p.samples), int(p.signals.correct.sum()), k, repeats) ** 2
-                      for p in problems)) / len(problems)
+    std = np.sqrt(
+        sum(
+            random_subset_std(len(p.samples), int(p.signals.correct.sum()), k, repeats) ** 2
+            for p in problems
+        )
+    ) / len(problems)
     gap = abs(random_run.mean() - exact.mean())
     notes = []
     if gap > RANDOM_SIGMAS * std + 1e-9:
         notes.append(f"random {random_run.mean():.4f} vs exact {exact.mean():.4f}")
     oracle = runs["oracle"].values
     for name, run in runs.items():
-        if run.failure is None and len(run.values) == len(problems):
-            if np.any(run.values > oracle + 1e-12):
-                notes.append(f"{name} beats oracle")
+        measured = run.failure is None and len(run.values) == len(problems)
+        if measured and np.any(run.values > oracle + 1e-12):
+            notes.append(f"{name} beats oracle")
         counts = {len(s) for s in run.scores}
         if run.failure is None and (len(run.scores) != len(problems) or counts != {repeats}):
             notes.append(f"{name} covers a different set of problems or subsets")
@@ -278,4 +302,3 @@ def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> 
         f"random {random_run.mean():.4f} = exact {exact.mean():.4f} (±{RANDOM_SIGMAS * std:.4f}); "
         f"no arm above oracle; {len(problems)} problems x {repeats} subsets for every arm",
     )
-

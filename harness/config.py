@@ -87,7 +87,12 @@ class RunConfig:
         return replace(self, eval=replace(self.eval, **given))
 
 
-SECTIONS = {"eval": EvalConfig, "budget": BudgetConfig, "exec": ExecConfig, "sandbox": SandboxConfig}
+SECTIONS = {
+    "eval": EvalConfig,
+    "budget": BudgetConfig,
+    "exec": ExecConfig,
+    "sandbox": SandboxConfig,
+}
 
 
 def load_config(path: Path | None) -> RunConfig:

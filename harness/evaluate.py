@@ -115,9 +115,7 @@ def load_inputs(spec: EvalSpec, session: Session) -> tuple[Suite, Pool]:
     return suite, pool
 
 
-def prepare(
-    spec: EvalSpec, session: Session, progress: Progress | None = None
-) -> Prepared:
+def prepare(spec: EvalSpec, session: Session, progress: Progress | None = None) -> Prepared:
     """Load, label and self-test everything the arms will need (all of it cached)."""
     config = session.config
     suite, pool = load_inputs(spec, session)
@@ -133,7 +131,9 @@ def prepare(
             where = spec.samples or spec.pool
             raise InputError(f"k={k} is larger than the pool: {task.task_id} has {n}", where)
 
-    programs = [task.hidden_program(s.completion) for task in tasks for s in pool.samples[task.task_id]]
+    programs = [
+        task.hidden_program(s.completion) for task in tasks for s in pool.samples[task.task_id]
+    ]
     tick = _ticker(progress, "hidden tests", len(programs))
     labels = session.executor.label(programs, tick)
     if spec.labels_out is not None:
@@ -216,8 +216,12 @@ def _write_labels(path: Path, tasks: list[Task], pool: Pool, labels: list) -> No
             outcome = labels[i]
             i += 1
             rows.append(
-                {"task_id": task.task_id, "index": sample.index, "passed": outcome.passed,
-                 "status": outcome.status}
+                {
+                    "task_id": task.task_id,
+                    "index": sample.index,
+                    "passed": outcome.passed,
+                    "status": outcome.status,
+                }
             )
     write_jsonl(path, rows)
 
@@ -259,7 +263,10 @@ def run_selector(
     candidates in a shuffled order (scores are mapped back to sample order).
     """
     budget = session.config.budget
-    values, picks, meters, scores = [], [], [], []
+    values: list[float] = []
+    picks: list[ProblemPick] = []
+    meters: list[Meter] = []
+    scores: list[list[np.ndarray]] = []
     for data in prepared.problems:
         meter = Meter()
         per_subset = []
@@ -280,9 +287,7 @@ def run_selector(
                 scorer=scorer_for(data) if scorer_for else None,
             )
             try:
-                got = process.select(
-                    data.task.problem, [data.candidates[i] for i in shown], probe
-                )
+                got = process.select(data.task.problem, [data.candidates[i] for i in shown], probe)
             except SelectorFailure as exc:
                 failure = f"{data.task.task_id}: {exc}"
                 return ArmRun(np.array(values), picks, meters + [meter], failure, scores)
@@ -299,7 +304,9 @@ def run_selector(
 def _value(data: ProblemData, per_subset: list[np.ndarray], count: int | None = None) -> float:
     subsets = data.subsets[: count or len(data.subsets)]
     correct = data.signals.correct
-    return float(np.mean([pick_value(s, correct[idx]) for s, idx in zip(per_subset, subsets)]))
+    return float(
+        np.mean([pick_value(s, correct[idx]) for s, idx in zip(per_subset, subsets, strict=False)])
+    )
 
 
 def _pick(data: ProblemData, arm: str, per_subset: list[np.ndarray]) -> ProblemPick:
@@ -326,8 +333,10 @@ def summarize(
     problems = prepared.problems
     n_each = [len(p.samples) for p in problems]
     c_each = [int(p.signals.correct.sum()) for p in problems]
-    pass1 = float(np.mean([c / n for c, n in zip(c_each, n_each)]))
-    passk = float(np.mean([pass_at_k(n, c, prepared.k) for c, n in zip(c_each, n_each)]))
+    pass1 = float(np.mean([c / n for c, n in zip(c_each, n_each, strict=False)]))
+    passk = float(
+        np.mean([pass_at_k(n, c, prepared.k) for c, n in zip(c_each, n_each, strict=False)])
+    )
     resamples = bootstrap_indices(len(problems), prepared.seed)
     random_values = runs["random"].values
     arms: dict[str, ArmResult] = {}
@@ -417,9 +426,7 @@ def _baseline_meter(data: ProblemData, name: str) -> Meter:
     return Meter(executions=executions, subsets=1)
 
 
-def evaluate(
-    spec: EvalSpec, session: Session, progress: Progress | None = None
-) -> EvalResult:
+def evaluate(spec: EvalSpec, session: Session, progress: Progress | None = None) -> EvalResult:
     """Evaluate the baselines and, when given, a selector file under every rigid check."""
     from harness.checks import check_baselines, check_selector  # they build on this module
 

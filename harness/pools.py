@@ -172,7 +172,7 @@ def save_pool(pool: Pool, cache: Path) -> Path:
 
 
 def load_pool(spec: str | Path, suite: Suite, cache: Path) -> Pool:
-    """A pool by cache id, or from a directory holding ``samples.jsonl`` [+ ``self_tests.jsonl``]."""
+    """A pool by cache id, or a directory with ``samples.jsonl`` (and ``self_tests.jsonl``)."""
     cached = cache / "pools" / str(spec)
     directory = cached if (cached / "meta.json").exists() else Path(spec)
     samples = directory / "samples.jsonl"

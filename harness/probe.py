@@ -71,12 +71,13 @@ class ProblemProbe:
         return int(self.ablate[signal][i]) if signal in self.ablate else i
 
     def handle(self, method: str, args: dict[str, Any]) -> Any:
-        handler = {
+        handlers: dict[str, Callable[..., Any]] = {
             "self_tests": self._self_tests,
             "run": self._run,
             "logprob": self._logprob,
             "reward": self._reward,
-        }.get(method)
+        }
+        handler = handlers.get(method)
         if handler is None:
             raise ValueError(f"unknown probe method {method!r}")
         return handler(**args)
@@ -103,7 +104,13 @@ class ProblemProbe:
         unknown = [t for t in dict.fromkeys(tests) if t not in column]
         results = []
         for i in sources:
-            row = dict(zip(known, (bool(self.data.signals.passes[i, column[t]]) for t in known)))
+            row = dict(
+                zip(
+                    known,
+                    (bool(self.data.signals.passes[i, column[t]]) for t in known),
+                    strict=False,
+                )
+            )
             if unknown:
                 program = self.data.candidates[i].program
                 row.update(zip(unknown, self.runner(program, unknown), strict=True))
@@ -129,4 +136,3 @@ class ProblemProbe:
             self.meter.over_budget = True
             raise BudgetExceeded(f"{self.rewards} reward calls asked, budget {self.max_rewards}")
         return self.scorer(self._source("reward_model", candidate))
-

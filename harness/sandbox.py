@@ -144,7 +144,9 @@ def hidden_paths(extra: Sequence[str] = ()) -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
-def bwrap_command(config: SandboxConfig, binds: Sequence[tuple[str, str]], script: str) -> list[str]:
+def bwrap_command(
+    config: SandboxConfig, binds: Sequence[tuple[str, str]], script: str
+) -> list[str]:
     """The bubblewrap command line for one sandbox running ``script`` (a path inside it).
 
     ``binds`` are (host path, sandbox path) pairs mounted read-only under ``/opt/winnow``.
@@ -188,10 +190,7 @@ def bwrap_command(config: SandboxConfig, binds: Sequence[tuple[str, str]], scrip
 def world_readable(path: str) -> bool:
     """Whether any user can reach ``path``: every ancestor searchable by others."""
     current = Path(os.path.realpath(path))
-    for part in [current, *current.parents]:
-        if not os.stat(part).st_mode & 0o001:
-            return False
-    return True
+    return all(os.stat(part).st_mode & 1 for part in [current, *current.parents])
 
 
 def scrubbed_env(home: str) -> dict[str, str]:
@@ -300,12 +299,15 @@ class WorkerSlot:
         timer = threading.Timer(limit + HOST_MARGIN, self._kill)
         timer.start()
         try:
-            send_msg(self.proc.stdin, {
-                "setup": job.setup,
-                "tests": list(job.tests),
-                "timeout": job.timeout,
-                "setup_timeout": job.setup_timeout,
-            })
+            send_msg(
+                self.proc.stdin,
+                {
+                    "setup": job.setup,
+                    "tests": list(job.tests),
+                    "timeout": job.timeout,
+                    "setup_timeout": job.setup_timeout,
+                },
+            )
             reply = recv_msg(self.proc.stdout)
         except (BrokenPipeError, OSError):
             reply = None
@@ -378,9 +380,13 @@ class Sandbox:
                 raise SandboxError(f"the {self.level} sandbox does not start: {exc}") from exc
             self.level, self.fallback_reason = "process", f"bwrap failed to start: {exc}"
             self.slots = [WorkerSlot(0, self.config, self.level)]
-        self.slots += [WorkerSlot(i, self.config, self.level) for i in range(1, self.config.slots())]
+        self.slots += [
+            WorkerSlot(i, self.config, self.level) for i in range(1, self.config.slots())
+        ]
 
-    def run(self, jobs: Sequence[Job], done: Callable[[int], None] | None = None) -> list[JobResult]:
+    def run(
+        self, jobs: Sequence[Job], done: Callable[[int], None] | None = None
+    ) -> list[JobResult]:
         """Run every job; results in the order of ``jobs``."""
         results: list[JobResult | None] = [None] * len(jobs)
         pending: queue.Queue[int] = queue.Queue()

@@ -102,7 +102,9 @@ class SelectorProcess:
             raise
         self.uses = set(reply["uses"])
 
-    def select(self, problem: Problem, candidates: list[Candidate], server: ProbeServer) -> list[float]:
+    def select(
+        self, problem: Problem, candidates: list[Candidate], server: ProbeServer
+    ) -> list[float]:
         message = {
             "op": "select",
             "problem": asdict(problem),
@@ -190,4 +192,3 @@ class SelectorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
