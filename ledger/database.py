@@ -1,0 +1,105 @@
+"""The SQLite connection: WAL, foreign keys, a busy timeout, and one transaction per record.
+
+Writers begin with ``BEGIN IMMEDIATE`` so that two processes queue on the write lock (and wait
+up to the busy timeout) instead of failing half-way through a transaction when a read lock
+cannot be upgraded. Readers open the file with ``mode=ro`` and ``query_only``: looking at the
+ledger can never change it. SQLite errors become a one-line :class:`LedgerError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from ledger.errors import LedgerError
+
+BUSY_TIMEOUT_S = 30.0  # seconds a writer or reader waits for another process's lock
+
+
+def connect(path: Path, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) -> Engine:
+    """An engine on ``path`` with the ledger's pragmas set on every connection."""
+    # mode=ro: a reader cannot write even by mistake (it may still create the -shm file).
+    url = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true" if readonly else f"sqlite:///{path}"
+    # NullPool: every transaction gets a fresh connection, so a forked or long-lived process
+    # never holds a stale read snapshot or a lock between records.
+    engine = create_engine(url, connect_args={"timeout": busy_timeout}, poolclass=NullPool)
+    milliseconds = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # isolation_level None: the sqlite3 module stops issuing its own BEGINs, so the
+        # "begin" hook below decides how each transaction takes its locks.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {milliseconds}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if readonly:
+            cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def enable_wal(engine: Engine) -> None:
+    """Switch the file to write-ahead logging (persistent: readers see it too)."""
+    with engine.connect() as connection:
+        # journal_mode cannot change inside a transaction: run it on the raw connection.
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise LedgerError(f"could not switch the ledger to WAL mode (journal_mode is {mode})")
+
+
+@contextlib.contextmanager
+def translated(path: Path, busy_timeout: float) -> Iterator[None]:
+    """Turn SQLite failures into one-line LedgerErrors that name the file."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise LedgerError(f"{path}: refused by the ledger: {_first_line(exc)}") from exc
+    except DBAPIError as exc:
+        message = _first_line(exc)
+        if "locked" in message or "busy" in message:
+            raise LedgerError(
+                f"{path}: the ledger is locked by another process (waited {busy_timeout:g} s)"
+            ) from exc
+        if "not a database" in message or "malformed" in message:
+            raise LedgerError(f"{path}: not a SQLite ledger ({message})") from exc
+        if "readonly" in message or "read-only" in message:
+            raise LedgerError(f"{path}: the ledger is open read-only ({message})") from exc
+        raise LedgerError(f"{path}: {message}") from exc
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine, path: Path, busy_timeout: float) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back entirely if it raises."""
+    with (
+        translated(path, busy_timeout),
+        Session(engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        yield session
+
+
+def _first_line(exc: DBAPIError) -> str:
+    original = exc.orig if exc.orig is not None else exc
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC text, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

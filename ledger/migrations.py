@@ -1,0 +1,232 @@
+"""Numbered schema migrations, applied in order when a ledger is opened for writing.
+
+Each migration is a list of SQL statements run in one transaction together with the row that
+records it in ``migrations``; a crash half-way leaves the previous version intact. A ledger
+whose highest applied number is unknown to this code was written by a newer Winnow and is
+refused rather than guessed at. Never edit a released migration: add the next number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, text
+
+from ledger.database import utc_now
+from ledger.errors import LedgerError
+
+
+@dataclass(frozen=True)
+class MigrationSpec:
+    number: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_INITIAL = (
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        tag TEXT NOT NULL UNIQUE,
+        branch TEXT NOT NULL,
+        config_json TEXT NOT NULL,
+        program_hash TEXT NOT NULL,
+        proposer TEXT NOT NULL,
+        pool_id TEXT,
+        simulated BOOLEAN NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'stopped', 'failed')),
+        reason TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        resumes INTEGER NOT NULL DEFAULT 0,
+        sweep_path TEXT
+    )""",
+    """CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        number INTEGER NOT NULL,
+        parent_commit TEXT NOT NULL,
+        commit_sha TEXT,
+        hypothesis TEXT NOT NULL,
+        diff TEXT NOT NULL,
+        proposer TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('running', 'kept', 'discarded', 'crashed', 'invalid', 'interrupted')),
+        reason TEXT,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_s REAL,
+        cost_usd REAL,
+        incumbent_number INTEGER,
+        dev_delta REAL,
+        dev_delta_lower REAL,
+        min_effect REAL,
+        UNIQUE (run_id, number)
+    )""",
+    """CREATE TABLE evaluations (
+        id INTEGER PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        split TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        pool_id TEXT NOT NULL,
+        simulated BOOLEAN NOT NULL,
+        problems INTEGER NOT NULL,
+        problems_in_suite INTEGER,
+        n INTEGER NOT NULL,
+        k INTEGER NOT NULL,
+        repeats INTEGER NOT NULL,
+        seed INTEGER NOT NULL,
+        pass_at_1 REAL,
+        pass_at_k REAL,
+        executions INTEGER,
+        cache_hits INTEGER,
+        sandbox TEXT NOT NULL,
+        elapsed_s REAL,
+        harness_hash TEXT NOT NULL,
+        harness_commit TEXT,
+        harness_dirty BOOLEAN,
+        valid BOOLEAN NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        warnings_json TEXT NOT NULL,
+        calibration_json TEXT,
+        budget_json TEXT NOT NULL,
+        raw_json TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        UNIQUE (experiment_id, split)
+    )""",
+    """CREATE TABLE arm_scores (
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(id),
+        arm TEXT NOT NULL,
+        sel_at_k REAL,
+        ci_low REAL,
+        ci_high REAL,
+        gap_closed REAL,
+        diff_vs_random REAL,
+        diff_ci_low REAL,
+        diff_ci_high REAL,
+        executions REAL,
+        reward_calls REAL,
+        reward_tokens REAL,
+        generated_tokens REAL,
+        over_budget_problems INTEGER,
+        PRIMARY KEY (evaluation_id, arm)
+    )""",
+    """CREATE TABLE checks (
+        id INTEGER PRIMARY KEY,
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        passed BOOLEAN NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    """CREATE TABLE problem_results (
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(id),
+        arm TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        value REAL NOT NULL,
+        pick INTEGER NOT NULL,
+        tied INTEGER NOT NULL,
+        correct BOOLEAN NOT NULL,
+        PRIMARY KEY (evaluation_id, arm, task_id)
+    )""",
+    """CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        experiment_id INTEGER REFERENCES experiments(id),
+        evaluation_id INTEGER REFERENCES evaluations(id),
+        purpose TEXT NOT NULL,
+        model TEXT NOT NULL,
+        messages_json TEXT NOT NULL,
+        response TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost_usd REAL,
+        latency_s REAL,
+        error TEXT,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE pools (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        model TEXT,
+        params_json TEXT NOT NULL,
+        problems INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        simulated BOOLEAN NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE pool_problems (
+        pool_id TEXT NOT NULL REFERENCES pools(id),
+        task_id TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        correct INTEGER NOT NULL,
+        PRIMARY KEY (pool_id, task_id)
+    )""",
+    "CREATE INDEX experiments_by_status ON experiments (run_id, status)",
+    "CREATE INDEX evaluations_by_experiment ON evaluations (experiment_id)",
+    "CREATE INDEX checks_by_evaluation ON checks (evaluation_id)",
+    "CREATE INDEX llm_calls_by_run ON llm_calls (run_id, experiment_id)",
+)
+
+MIGRATIONS: tuple[MigrationSpec, ...] = (MigrationSpec(1, "initial schema", _INITIAL),)
+
+_MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
+    number INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+
+
+def applied_version(connection: Connection) -> int | None:
+    """The highest applied migration, 0 for an empty file, None when it is not a ledger."""
+    tables = {
+        row[0]
+        for row in connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    }
+    if "migrations" not in tables:
+        return 0 if not tables else None
+    return int(connection.execute(text("SELECT coalesce(max(number), 0) FROM migrations")).one()[0])
+
+
+def check_version(version: int | None, where: str, migrations: tuple[MigrationSpec, ...]) -> int:
+    """Refuse a file that is not a ledger, or one written by a newer Winnow."""
+    latest = migrations[-1].number
+    if version is None:
+        raise LedgerError(f"{where}: not a Winnow ledger (it has tables but no 'migrations' table)")
+    if version > latest:
+        raise LedgerError(
+            f"{where}: ledger schema version {version} is newer than this Winnow's ({latest}); "
+            "upgrade Winnow to read it"
+        )
+    return version
+
+
+def migrate(
+    engine: Engine, where: str, migrations: tuple[MigrationSpec, ...] = MIGRATIONS
+) -> list[int]:
+    """Apply every pending migration, each in its own transaction; return the numbers applied."""
+    applied: list[int] = []
+    for spec in migrations:
+        # BEGIN IMMEDIATE (see database.connect): two processes opening a new ledger at once
+        # queue here, and the second one sees the first one's work and skips it.
+        with engine.begin() as connection:
+            version = check_version(applied_version(connection), where, migrations)
+            if spec.number <= version:
+                continue
+            if spec.number != version + 1:
+                raise LedgerError(f"{where}: migration {version + 1} is missing from the code")
+            connection.execute(text(_MIGRATIONS_TABLE))
+            for statement in spec.statements:
+                connection.execute(text(statement))
+            connection.execute(
+                text("INSERT INTO migrations (number, name, applied_at) VALUES (:n, :name, :at)"),
+                {"n": spec.number, "name": spec.name, "at": utc_now()},
+            )
+            applied.append(spec.number)
+    return applied

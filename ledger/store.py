@@ -1,0 +1,422 @@
+"""The ledger: what the research loop writes, one transaction per record.
+
+A run is written before its first experiment; an experiment is written as ``running`` (with
+the writer's host and pid) before it is evaluated and finalized after, so a process killed
+half-way leaves an honest trail: the next ``recover()`` marks it ``interrupted``, and the
+reports show a ``running`` row whose writer is gone as "running (stale)". Nothing is ever
+deleted; a second record of the same thing is refused, not overwritten.
+
+The ledger receives plain dicts and imports neither ``harness`` nor ``agent``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from ledger.database import (
+    BUSY_TIMEOUT_S,
+    connect,
+    enable_wal,
+    transaction,
+    translated,
+    utc_now,
+)
+from ledger.errors import LedgerError
+from ledger.evaluations import insert_evaluation
+from ledger.migrations import MIGRATIONS, applied_version, check_version, migrate
+from ledger.models import (
+    FINAL_STATUSES,
+    RUN_STATUSES,
+    Experiment,
+    LlmCall,
+    PoolRecord,
+    Run,
+)
+from ledger.pools import insert_pool
+from ledger.views import ExperimentView, RunView, experiment_views, run_view, writer_alive
+
+
+class Ledger:
+    """A SQLite ledger file. Open it with :meth:`Ledger.open`; use it as a context manager."""
+
+    def __init__(self, path: Path, engine: Engine, readonly: bool, busy_timeout: float):
+        self.path = path
+        self.readonly = readonly
+        self.busy_timeout = busy_timeout
+        self._engine = engine
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        create: bool = True,
+        readonly: bool = False,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+    ) -> Ledger:
+        """Open (and, for a writer, create and migrate) the ledger at ``path``.
+
+        Raises LedgerError for a missing file (unless ``create`` and not ``readonly``), a file
+        that is not a ledger, a schema newer than this code (or older, for a reader, which
+        must not migrate), and a lock held past ``busy_timeout`` seconds.
+        """
+        path = Path(path)
+        if not path.exists() and (readonly or not create):
+            raise LedgerError(f"{path}: no ledger here (start one with `winnow run`)")
+        if path.is_dir():
+            raise LedgerError(f"{path}: is a directory, not a ledger file")
+        if not readonly:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = connect(path, readonly, busy_timeout)
+        try:
+            with translated(path, busy_timeout):
+                if readonly:
+                    with engine.begin() as connection:
+                        version = check_version(applied_version(connection), str(path), MIGRATIONS)
+                    if version < MIGRATIONS[-1].number:
+                        raise LedgerError(
+                            f"{path}: ledger schema version {version} is older than this "
+                            f"Winnow's ({MIGRATIONS[-1].number}); the next `winnow run` on it "
+                            "upgrades it (readers never write)"
+                        )
+                else:
+                    enable_wal(engine)
+                    migrate(engine, str(path))
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(path, engine, readonly, busy_timeout)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction (all or nothing)."""
+        if self.readonly:
+            raise LedgerError(f"{self.path}: opened read-only; cannot record")
+        with transaction(self._engine, self.path, self.busy_timeout) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """One read transaction: every query inside sees the same snapshot."""
+        with transaction(self._engine, self.path, self.busy_timeout) as session:
+            yield session
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        tag: str,
+        branch: str,
+        config: dict[str, Any],
+        program_hash: str,
+        proposer: str,
+        pool_id: str | None,
+        simulated: bool,
+    ) -> int:
+        """Record a new run (tags are unique) owned by this process; return its id."""
+        with self.write() as session:
+            if session.exec(select(Run.id).where(Run.tag == tag)).first() is not None:
+                raise LedgerError(f"run tag {tag!r} already exists in {self.path}")
+            run = Run(
+                tag=tag,
+                branch=branch,
+                config_json=_dumps(config, "config"),
+                program_hash=program_hash,
+                proposer=proposer,
+                pool_id=pool_id,
+                simulated=simulated,
+                status="running",
+                started_at=utc_now(),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
+            session.add(run)
+            session.flush()
+            assert run.id is not None
+            return run.id
+
+    def get_run(self, tag: str | None = None) -> RunView:
+        """The run with this tag, or the latest run when ``tag`` is None."""
+        with self.read() as session:
+            return run_view(session, tag, self.path)
+
+    def runs(self) -> list[RunView]:
+        """Every run, oldest first."""
+        with self.read() as session:
+            ids = session.exec(select(Run.tag).order_by(col(Run.id))).all()
+            return [run_view(session, tag, self.path) for tag in ids]
+
+    def finish_run(self, run_id: int, status: str, reason: str) -> None:
+        """Close a run: ``finished``, ``stopped`` or ``failed``, with the reason."""
+        if status not in RUN_STATUSES[1:]:
+            raise LedgerError(f"run status {status!r} is not one of {', '.join(RUN_STATUSES[1:])}")
+        with self.write() as session:
+            run = _get(session, Run, run_id, "run")
+            run.status, run.reason, run.finished_at = status, reason, utc_now()
+            session.add(run)
+
+    def set_sweep(self, run_id: int, sweep_path: str) -> None:
+        """Attach a sweep page (``winnow sweep``) to the run; the report links it."""
+        with self.write() as session:
+            run = _get(session, Run, run_id, "run")
+            if run.sweep_path not in (None, sweep_path):
+                raise LedgerError(f"run {run.tag!r} already links sweep {run.sweep_path}")
+            run.sweep_path = sweep_path
+            session.add(run)
+
+    def recover(self, run_id: int) -> list[int]:
+        """Resume a run in this process: mark its unfinished experiments ``interrupted``.
+
+        Refuses when a ``running`` experiment's writer is still alive on this host (another
+        loop is on this run). The run itself is claimed by this process and set ``running``
+        again; its previous status and reason are kept in its reason. Returns the numbers
+        marked interrupted.
+        """
+        me = (socket.gethostname(), os.getpid())
+        with self.write() as session:
+            run = _get(session, Run, run_id, "run")
+            running = session.exec(
+                select(Experiment)
+                .where(Experiment.run_id == run_id, Experiment.status == "running")
+                .order_by(col(Experiment.number))
+            ).all()
+            for exp in running:
+                if (exp.host, exp.pid) != me and writer_alive(exp.host, exp.pid):
+                    raise LedgerError(
+                        f"run {run.tag!r}: experiment {exp.number} is still being run by pid "
+                        f"{exp.pid} on {exp.host}; stop that process first"
+                    )
+            finished = utc_now()
+            for exp in running:
+                exp.status = "interrupted"
+                exp.reason = (
+                    f"the writer (pid {exp.pid} on {exp.host}) stopped before finishing; "
+                    f"found by pid {me[1]} at {finished}"
+                )
+                exp.finished_at = finished
+                session.add(exp)
+            previous = f"resumed; before: {run.status}" + (f" ({run.reason})" if run.reason else "")
+            run.status, run.reason, run.finished_at = "running", previous, None
+            run.host, run.pid, run.resumes = me[0], me[1], run.resumes + 1
+            session.add(run)
+            return [exp.number for exp in running]
+
+    # -- experiments ------------------------------------------------------------------------
+
+    def next_number(self, run_id: int) -> int:
+        """The number the run's next experiment gets (1 for the first)."""
+        with self.read() as session:
+            _get(session, Run, run_id, "run")
+            highest = session.exec(
+                select(func.max(Experiment.number)).where(Experiment.run_id == run_id)
+            ).one()
+            return 1 if highest is None else int(highest) + 1
+
+    def start_experiment(
+        self,
+        run_id: int,
+        number: int,
+        parent_commit: str,
+        hypothesis: str,
+        diff: str,
+        proposer: str,
+    ) -> int:
+        """Record an experiment as ``running`` before anything is evaluated; return its id."""
+        with self.write() as session:
+            run = _get(session, Run, run_id, "run")
+            taken = session.exec(
+                select(Experiment.id).where(
+                    Experiment.run_id == run_id, Experiment.number == number
+                )
+            ).first()
+            if taken is not None:
+                raise LedgerError(f"run {run.tag!r} already has an experiment {number}")
+            exp = Experiment(
+                run_id=run_id,
+                number=number,
+                parent_commit=parent_commit,
+                hypothesis=hypothesis,
+                diff=diff,
+                proposer=proposer,
+                status="running",
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                started_at=utc_now(),
+            )
+            session.add(exp)
+            session.flush()
+            assert exp.id is not None
+            return exp.id
+
+    def finish_experiment(
+        self,
+        experiment_id: int,
+        status: str,
+        reason: str,
+        commit: str | None,
+        cost_usd: float | None,
+        *,
+        incumbent: int | None = None,
+        delta: float | None = None,
+        delta_lower: float | None = None,
+        min_effect: float | None = None,
+    ) -> None:
+        """Finalize a ``running`` experiment with its decision against the incumbent (if any).
+
+        ``delta`` is the mean dev difference to experiment number ``incumbent`` and
+        ``delta_lower`` its one-sided lower bound; None where it was not measured.
+        """
+        if status not in FINAL_STATUSES:
+            raise LedgerError(f"experiment status {status!r} is not one of {FINAL_STATUSES}")
+        with self.write() as session:
+            exp = _get(session, Experiment, experiment_id, "experiment")
+            if exp.status != "running":
+                raise LedgerError(
+                    f"experiment {exp.number} is already {exp.status}; it cannot be finished again"
+                )
+            finished = utc_now()
+            exp.status, exp.reason, exp.commit_sha, exp.cost_usd = status, reason, commit, cost_usd
+            exp.incumbent_number, exp.dev_delta = incumbent, delta
+            exp.dev_delta_lower, exp.min_effect = delta_lower, min_effect
+            exp.finished_at = finished
+            exp.duration_s = _seconds_between(exp.started_at, finished)
+            session.add(exp)
+
+    def record_evaluation(
+        self, experiment_id: int, eval_json: dict[str, Any], arm: str = "selector"
+    ) -> int:
+        """Record ``EvalResult.to_json(picks=True)`` for an experiment, all in one transaction.
+
+        ``arm`` names the arm under research (its sel@k is the experiment's score).
+        """
+        with self.write() as session:
+            exp = _get(session, Experiment, experiment_id, "experiment")
+            return insert_evaluation(session, exp.run_id, experiment_id, eval_json, arm)
+
+    def experiments(self, run_id: int, status: str | None = None) -> list[ExperimentView]:
+        """The run's experiments in order, with their dev and holdout scores."""
+        with self.read() as session:
+            _get(session, Run, run_id, "run")
+            return experiment_views(session, run_id, status)
+
+    # -- calls, pools, money ------------------------------------------------------------------
+
+    def record_llm_call(
+        self,
+        run_id: int,
+        experiment_id: int | None,
+        model: str,
+        messages: list[Any],
+        response: str | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        cost_usd: float | None,
+        latency_s: float | None,
+        error: str | None,
+        purpose: str = "proposer",
+    ) -> int:
+        """Record one model call, failed or not (None where the value is unknown).
+
+        ``purpose`` says who asked: ``proposer`` (the research agent) or ``scorer``.
+        """
+        with self.write() as session:
+            _get(session, Run, run_id, "run")
+            call = LlmCall(
+                run_id=run_id,
+                experiment_id=experiment_id,
+                purpose=purpose,
+                model=model,
+                messages_json=_dumps(messages, "messages"),
+                response=response,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                cost_usd=cost_usd,
+                latency_s=latency_s,
+                error=error,
+                created_at=utc_now(),
+            )
+            session.add(call)
+            session.flush()
+            assert call.id is not None
+            return call.id
+
+    def record_pool(
+        self,
+        pool_id: str,
+        suite: str,
+        backend: str,
+        model: str | None,
+        params: dict[str, Any],
+        problems: int,
+        samples: int,
+        simulated: bool,
+        counts: dict[str, tuple[int, int]] | None = None,
+    ) -> None:
+        """Record a pool once; ``counts`` maps task id to (samples, correct ones).
+
+        Recording the same pool again is a no-op when it says the same, and refused when it
+        differs (pools are content-addressed: the same id must mean the same pool). Counts
+        can be added to a pool recorded without them.
+        """
+        record = PoolRecord(
+            id=pool_id,
+            suite=suite,
+            backend=backend,
+            model=model,
+            params_json=_dumps(params, "params"),
+            problems=problems,
+            samples=samples,
+            simulated=simulated,
+            recorded_at=utc_now(),
+        )
+        with self.write() as session:
+            insert_pool(session, record, counts or {})
+
+    def spent(self, run_id: int) -> float:
+        """Money spent on model calls in this run, in USD (calls without a price add 0:
+        the report counts them separately)."""
+        with self.read() as session:
+            _get(session, Run, run_id, "run")
+            total = session.exec(
+                select(func.sum(LlmCall.cost_usd)).where(LlmCall.run_id == run_id)
+            ).one()
+            return float(total or 0.0)
+
+
+def _get(session: Session, table: Any, key: int, what: str) -> Any:
+    row = session.get(table, key)
+    if row is None:
+        raise LedgerError(f"no {what} with id {key} in the ledger")
+    return row
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise LedgerError(f"{what} is not JSON-serialisable: {exc}") from exc
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()

@@ -1,0 +1,309 @@
+"""What the ledger reads back: typed views of runs, experiments and their evaluations.
+
+A ``running`` row whose writer process is gone is *stale*: the views say so (the database is
+never changed by a reader; ``Ledger.recover`` does that when the loop resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from ledger.errors import LedgerError
+from ledger.models import ArmScore, Check, Evaluation, Experiment, Run
+
+
+def writer_alive(host: str, pid: int) -> bool:
+    """Whether the process that wrote a row still runs (assumed so on another host)."""
+    if host != socket.gethostname():
+        return True  # cannot see another machine's processes: do not call it stale
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def shown_status(status: str, stale: bool) -> str:
+    return "running (stale)" if stale else status
+
+
+@dataclass
+class RunView:
+    id: int
+    tag: str
+    branch: str
+    config: dict[str, Any]
+    program_hash: str
+    proposer: str
+    pool_id: str | None
+    simulated: bool
+    status: str
+    reason: str | None
+    started_at: str
+    finished_at: str | None
+    host: str
+    pid: int
+    resumes: int
+    sweep_path: str | None
+    stale: bool  # status is 'running' but its writer is gone
+
+    @property
+    def shown_status(self) -> str:
+        return shown_status(self.status, self.stale)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"shown_status": self.shown_status}
+
+
+@dataclass
+class CheckView:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class ArmView:
+    sel_at_k: float | None
+    ci_low: float | None
+    ci_high: float | None
+    gap_closed: float | None
+    diff_vs_random: float | None
+    diff_ci_low: float | None
+    diff_ci_high: float | None
+    executions: float | None
+    reward_calls: float | None
+    reward_tokens: float | None
+    generated_tokens: float | None
+    over_budget_problems: int | None
+
+
+@dataclass
+class EvaluationView:
+    id: int
+    split: str
+    arm: str  # the arm under research
+    pool_id: str
+    simulated: bool
+    problems: int
+    n: int
+    k: int
+    repeats: int
+    pass_at_1: float | None
+    pass_at_k: float | None
+    executions: int | None
+    elapsed_s: float | None
+    harness_hash: str
+    harness_dirty: bool | None
+    sandbox: str
+    valid: bool
+    status: str
+    reason: str
+    warnings: list[str]
+    arms: dict[str, ArmView] = field(default_factory=dict)
+    checks: list[CheckView] = field(default_factory=list)
+
+    @property
+    def score(self) -> ArmView | None:
+        """The researched arm's result (None when the evaluation has no such arm)."""
+        return self.arms.get(self.arm)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ExperimentView:
+    id: int
+    number: int
+    parent_commit: str
+    commit: str | None
+    hypothesis: str
+    diff: str
+    proposer: str
+    status: str
+    reason: str | None
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    cost_usd: float | None
+    incumbent_number: int | None
+    dev_delta: float | None
+    dev_delta_lower: float | None
+    min_effect: float | None
+    host: str
+    pid: int
+    stale: bool
+    evaluations: dict[str, EvaluationView] = field(default_factory=dict)  # by split
+
+    @property
+    def shown_status(self) -> str:
+        return shown_status(self.status, self.stale)
+
+    @property
+    def dev(self) -> EvaluationView | None:
+        return self.evaluations.get("dev")
+
+    @property
+    def holdout(self) -> EvaluationView | None:
+        return self.evaluations.get("holdout")
+
+    def sel_at_k(self, split: str) -> float | None:
+        evaluation = self.evaluations.get(split)
+        score = evaluation.score if evaluation else None
+        return score.sel_at_k if score else None
+
+    def to_json(self, diff: bool = True) -> dict[str, Any]:
+        """The ``winnow log --json`` object (and the report's experiment rows)."""
+        data = {
+            key: value
+            for key, value in asdict(self).items()
+            if key != "evaluations" and (diff or key != "diff")
+        }
+        data["shown_status"] = self.shown_status
+        data["dev"] = _split_json(self.dev)
+        if data["dev"] is not None:
+            data["dev"].update(
+                delta=self.dev_delta, delta_lower=self.dev_delta_lower,
+                incumbent=self.incumbent_number,
+            )  # fmt: skip
+        data["holdout"] = _split_json(self.holdout)
+        return data
+
+
+def _split_json(evaluation: EvaluationView | None) -> dict[str, Any] | None:
+    if evaluation is None:
+        return None
+    score = evaluation.score
+    return {
+        "sel_at_k": score.sel_at_k if score else None,
+        "ci_low": score.ci_low if score else None,
+        "ci_high": score.ci_high if score else None,
+        "gap_closed": score.gap_closed if score else None,
+        "k": evaluation.k,
+        "pass_at_1": evaluation.pass_at_1,
+        "pass_at_k": evaluation.pass_at_k,
+        "valid": evaluation.valid,
+        "status": evaluation.status,
+    }
+
+
+def run_view(session: Session, tag: str | None, where: Path) -> RunView:
+    """The run with ``tag``, or the latest one when ``tag`` is None."""
+    query = select(Run)
+    query = query.where(Run.tag == tag) if tag is not None else query.order_by(col(Run.id).desc())
+    run = session.exec(query).first()
+    if run is None:
+        if tag is None:
+            raise LedgerError(f"{where}: the ledger has no runs yet")
+        raise LedgerError(f"{where}: no run tagged {tag!r}")
+    assert run.id is not None
+    return RunView(
+        id=run.id,
+        tag=run.tag,
+        branch=run.branch,
+        config=json.loads(run.config_json),
+        program_hash=run.program_hash,
+        proposer=run.proposer,
+        pool_id=run.pool_id,
+        simulated=run.simulated,
+        status=run.status,
+        reason=run.reason,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        host=run.host,
+        pid=run.pid,
+        resumes=run.resumes,
+        sweep_path=run.sweep_path,
+        stale=run.status == "running" and not writer_alive(run.host, run.pid),
+    )
+
+
+def experiment_views(session: Session, run_id: int, status: str | None) -> list[ExperimentView]:
+    """The run's experiments by number, each with its evaluations, arms and checks."""
+    query = select(Experiment).where(Experiment.run_id == run_id)
+    if status is not None:
+        query = query.where(Experiment.status == status)
+    experiments = session.exec(query.order_by(col(Experiment.number))).all()
+    ids = [e.id for e in experiments]
+    evaluations = session.exec(
+        select(Evaluation)
+        .where(col(Evaluation.experiment_id).in_(ids))
+        .order_by(col(Evaluation.id))
+    ).all()
+    eval_ids = [e.id for e in evaluations]
+    arms: dict[int, dict[str, ArmView]] = {}
+    for score in session.exec(select(ArmScore).where(col(ArmScore.evaluation_id).in_(eval_ids))):
+        values = score.model_dump(exclude={"evaluation_id", "arm"})
+        arms.setdefault(score.evaluation_id, {})[score.arm] = ArmView(**values)
+    checks: dict[int, list[CheckView]] = {}
+    query_checks = select(Check).where(col(Check.evaluation_id).in_(eval_ids))
+    for check in session.exec(query_checks.order_by(col(Check.evaluation_id), col(Check.position))):
+        checks.setdefault(check.evaluation_id, []).append(
+            CheckView(check.name, check.passed, check.detail)
+        )
+    by_experiment: dict[int, dict[str, EvaluationView]] = {}
+    for ev in evaluations:
+        assert ev.id is not None
+        by_experiment.setdefault(ev.experiment_id, {})[ev.split] = EvaluationView(
+            id=ev.id,
+            split=ev.split,
+            arm=ev.arm,
+            pool_id=ev.pool_id,
+            simulated=ev.simulated,
+            problems=ev.problems,
+            n=ev.n,
+            k=ev.k,
+            repeats=ev.repeats,
+            pass_at_1=ev.pass_at_1,
+            pass_at_k=ev.pass_at_k,
+            executions=ev.executions,
+            elapsed_s=ev.elapsed_s,
+            harness_hash=ev.harness_hash,
+            harness_dirty=ev.harness_dirty,
+            sandbox=ev.sandbox,
+            valid=ev.valid,
+            status=ev.status,
+            reason=ev.reason,
+            warnings=json.loads(ev.warnings_json),
+            arms=arms.get(ev.id, {}),
+            checks=checks.get(ev.id, []),
+        )
+    views = []
+    for exp in experiments:
+        assert exp.id is not None
+        views.append(
+            ExperimentView(
+                id=exp.id,
+                number=exp.number,
+                parent_commit=exp.parent_commit,
+                commit=exp.commit_sha,
+                hypothesis=exp.hypothesis,
+                diff=exp.diff,
+                proposer=exp.proposer,
+                status=exp.status,
+                reason=exp.reason,
+                started_at=exp.started_at,
+                finished_at=exp.finished_at,
+                duration_s=exp.duration_s,
+                cost_usd=exp.cost_usd,
+                incumbent_number=exp.incumbent_number,
+                dev_delta=exp.dev_delta,
+                dev_delta_lower=exp.dev_delta_lower,
+                min_effect=exp.min_effect,
+                host=exp.host,
+                pid=exp.pid,
+                stale=exp.status == "running" and not writer_alive(exp.host, exp.pid),
+                evaluations=by_experiment.get(exp.id, {}),
+            )
+        )
+    return views
