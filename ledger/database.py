@@ -9,6 +9,7 @@ ledger can never change it. SQLite errors become a one-line :class:`LedgerError`
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlmodel import Session
 from ledger.errors import LedgerError
 
 BUSY_TIMEOUT_S = 30.0  # seconds a writer or reader waits for another process's lock
+READ_OPTION = "winnow_read"  # execution option: a read transaction (plain BEGIN, no write lock)
 
 
 def connect(path: Path, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) -> Engine:
@@ -48,7 +50,8 @@ def connect(path: Path, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) ->
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        reading = readonly or connection.get_execution_options().get(READ_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -59,7 +62,9 @@ def enable_wal(engine: Engine) -> None:
         # journal_mode cannot change inside a transaction: run it on the raw connection.
         raw = connection.connection.driver_connection
         assert raw is not None
-        mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode != "wal":
         raise LedgerError(f"could not switch the ledger to WAL mode (journal_mode is {mode})")
 
@@ -71,7 +76,7 @@ def translated(path: Path, busy_timeout: float) -> Iterator[None]:
         yield
     except IntegrityError as exc:
         raise LedgerError(f"{path}: refused by the ledger: {_first_line(exc)}") from exc
-    except DBAPIError as exc:
+    except (DBAPIError, sqlite3.Error) as exc:
         message = _first_line(exc)
         if "locked" in message or "busy" in message:
             raise LedgerError(
@@ -82,6 +87,11 @@ def translated(path: Path, busy_timeout: float) -> Iterator[None]:
         if "readonly" in message or "read-only" in message:
             raise LedgerError(f"{path}: the ledger is open read-only ({message})") from exc
         raise LedgerError(f"{path}: {message}") from exc
+
+
+def for_reading(engine: Engine) -> Engine:
+    """The same engine, beginning read transactions: they never wait for a writer (WAL)."""
+    return engine.execution_options(**{READ_OPTION: True})
 
 
 @contextlib.contextmanager
@@ -95,9 +105,10 @@ def transaction(engine: Engine, path: Path, busy_timeout: float) -> Iterator[Ses
         yield session
 
 
-def _first_line(exc: DBAPIError) -> str:
-    original = exc.orig if exc.orig is not None else exc
-    return str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+def _first_line(exc: DBAPIError | sqlite3.Error) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(original).__name__
 
 
 def utc_now() -> str:

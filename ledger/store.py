@@ -27,6 +27,7 @@ from ledger.database import (
     BUSY_TIMEOUT_S,
     connect,
     enable_wal,
+    for_reading,
     transaction,
     translated,
     utc_now,
@@ -82,18 +83,21 @@ class Ledger:
         engine = connect(path, readonly, busy_timeout)
         try:
             with translated(path, busy_timeout):
-                if readonly:
-                    with engine.begin() as connection:
-                        version = check_version(applied_version(connection), str(path), MIGRATIONS)
-                    if version < MIGRATIONS[-1].number:
-                        raise LedgerError(
-                            f"{path}: ledger schema version {version} is older than this "
-                            f"Winnow's ({MIGRATIONS[-1].number}); the next `winnow run` on it "
-                            "upgrades it (readers never write)"
-                        )
-                else:
+                # Look before touching: a foreign or newer file is refused unchanged.
+                with for_reading(engine).begin() as connection:
+                    version = check_version(applied_version(connection), str(path), MIGRATIONS)
+                if readonly and version == 0:
+                    raise LedgerError(f"{path}: an empty file, not yet a ledger")
+                if readonly and version < MIGRATIONS[-1].number:
+                    raise LedgerError(
+                        f"{path}: ledger schema version {version} is older than this "
+                        f"Winnow's ({MIGRATIONS[-1].number}); the next `winnow run` on it "
+                        "upgrades it (readers never write)"
+                    )
+                if not readonly:
                     enable_wal(engine)
-                    migrate(engine, str(path))
+                    if version < MIGRATIONS[-1].number:
+                        migrate(engine, str(path))
         except BaseException:
             engine.dispose()
             raise
@@ -119,7 +123,7 @@ class Ledger:
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """One read transaction: every query inside sees the same snapshot."""
-        with transaction(self._engine, self.path, self.busy_timeout) as session:
+        with transaction(for_reading(self._engine), self.path, self.busy_timeout) as session:
             yield session
 
     # -- runs -----------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Numbered migrations: applied once, in order, on open; a newer schema is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ledgerdata import ROOT
+from sqlmodel import SQLModel
+
+import ledger.store
+from ledger import models  # noqa: F401  (registers the tables in SQLModel.metadata)
+from ledger.database import connect
+from ledger.errors import LedgerError
+from ledger.migrations import MIGRATIONS, MigrationSpec, migrate
+from ledger.store import Ledger
+
+EXTRA = MigrationSpec(
+    MIGRATIONS[-1].number + 1, "runs get a note", ("ALTER TABLE runs ADD COLUMN note TEXT",)
+)
+
+
+def test_the_migrated_schema_is_the_one_the_models_describe(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger.open(path).close()
+    db = sqlite3.connect(path)
+    for table in SQLModel.metadata.sorted_tables:
+        info = db.execute(f"PRAGMA table_info({table.name})").fetchall()
+        columns = {row[1]: (bool(row[3]) or bool(row[5])) for row in info}  # name: not null
+        assert set(columns) == {c.name for c in table.columns}, table.name
+        for column in table.columns:
+            assert columns[column.name] == (not column.nullable), f"{table.name}.{column.name}"
+
+
+def test_pending_migrations_are_applied_once_and_keep_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger.open(path) as old:
+        old.start_run("before", "b", {}, "h", "optuna", None, False)
+    monkeypatch.setattr(ledger.store, "MIGRATIONS", MIGRATIONS + (EXTRA,))
+    with pytest.raises(LedgerError, match="older than this Winnow's"):
+        Ledger.open(path, readonly=True)
+    engine = connect(path, readonly=False)
+    assert migrate(engine, str(path), MIGRATIONS + (EXTRA,)) == [EXTRA.number]
+    assert migrate(engine, str(path), MIGRATIONS + (EXTRA,)) == []
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT tag, note FROM runs").fetchall() == [("before", None)]
+        numbers = [row[0] for row in db.execute("SELECT number FROM migrations ORDER BY number")]
+    assert numbers == [m.number for m in MIGRATIONS] + [EXTRA.number]
+    with Ledger.open(path, readonly=True) as reader:
+        assert reader.get_run().tag == "before"
+
+
+def test_a_ledger_from_a_newer_winnow_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger.open(path).close()
+    engine = connect(path, readonly=False)
+    migrate(engine, str(path), MIGRATIONS + (EXTRA,))
+    engine.dispose()
+    before = path.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(
+            LedgerError, match=r"schema version 2 is newer than this Winnow's \(1\)"
+        ):
+            Ledger.open(path, readonly=readonly)
+    assert path.read_bytes() == before
+
+
+def test_a_gap_in_the_numbers_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger.open(path).close()
+    skipping = MigrationSpec(EXTRA.number + 1, "skips one", ("SELECT 1",))
+    engine = connect(path, readonly=False)
+    with pytest.raises(LedgerError, match="migration 2 is missing"):
+        migrate(engine, str(path), MIGRATIONS + (skipping,))
+    engine.dispose()
+
+
+def test_two_processes_creating_the_same_ledger_apply_each_migration_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "l.sqlite"
+    code = "import sys; from ledger.store import Ledger; Ledger.open(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM migrations").fetchone() == (len(MIGRATIONS),)
