@@ -6,9 +6,10 @@ and ``lib/harness/api.py`` (the selector API). It never sees the hidden tests, t
 cache, the ledger or the suite files: the parent sends problems and candidates, and answers
 probe requests over the pipe.
 
-An audit hook records every attempt to open a path outside the interpreter and the staging
-directory, list a directory, import a data set or Winnow's own modules, open or connect a
-socket, start a process, or load a native library. The parent reads those records with every
+An audit hook records every attempt to open a path outside the interpreter, the staging
+directory and the selector's own scratch directory, open an SQLite file, list a directory,
+import a data set or Winnow's own modules, open or connect a socket, start a process, or load
+a native library. The parent reads those records with every
 reply, and any record makes the evaluation invalid. The sandbox is what prevents the access;
 the hook is what makes an attempt visible.
 """
@@ -77,6 +78,11 @@ def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
             "shutil.copytree",
         ):
             if args and not allowed_path(args[0]):
+                note(event, repr(args[0]))
+        elif event == "sqlite3.connect":  # SQLite opens files in C, with no "open" event
+            # Any file (a path, or a "file:" URI, relative or not) is an attempt; a private
+            # in-memory or temporary database is not.
+            if args and args[0] not in (":memory:", "", b":memory:", b""):
                 note(event, repr(args[0]))
         elif event == "import":
             top = str(args[0]).split(".")[0]
@@ -152,7 +158,11 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
     if settings["seccomp"]:
         _worker.install_seccomp()
+    # The selector's own scratch directory. Under bwrap it lies inside the private /tmp, so a
+    # host path under /tmp (a WINNOW_HOME there, say) is outside it and an attempt is recorded.
+    os.makedirs(settings["tmp"], mode=0o700, exist_ok=True)
     os.chdir(settings["tmp"])
+    os.environ["TMPDIR"] = settings["tmp"]
     import harness.api as api
 
     with contextlib.suppress(ImportError):  # loaded before the hook: selectors may use it
@@ -161,6 +171,7 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
     install_audit(tuple(settings["allowed"]), attempts)
 
     select = None
+    filename = ""
     while True:
         message = _worker.read_msg(fd_in)
         if message is None:
@@ -168,8 +179,9 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
         reply: dict
         try:
             if message["op"] == "load":
-                namespace: dict = {"__name__": "selector", "__file__": message["filename"]}
-                exec(compile(message["source"], message["filename"], "exec"), namespace)
+                filename = message["filename"]
+                namespace: dict = {"__name__": "selector", "__file__": filename}
+                exec(compile(message["source"], filename, "exec"), namespace)
                 select = namespace.get("select")
                 uses = namespace.get("USES", set())
                 if not callable(select):
@@ -190,13 +202,26 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
                 "error": f"{type(exc).__name__}: {exc}",
                 "kind": type(exc).__name__,
                 "trace": traceback.format_exc()[-2000:],
+                "line": _line(exc, filename),
             }
         reply["attempts"] = attempts[:]
         attempts.clear()
         _worker.write_msg(fd_out, reply)
 
 
+def _line(exc: BaseException, filename: str) -> int | None:
+    """The line of the selector file where ``exc`` arose (the deepest frame in that file)."""
+    if isinstance(exc, SyntaxError) and exc.filename == filename:
+        return exc.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    return frames[-1].lineno if frames else None
+
+
 def _numbers(scores, expected: int) -> list[float]:
+    scores = list(scores)
+    # float() would also take "1.5" or b"2": text is garbage, not a score.
+    if any(isinstance(s, str | bytes | bytearray) for s in scores):
+        raise TypeError("select must return numbers, one per candidate, not text")
     values = [float(s) for s in scores]
     if len(values) != expected:
         raise ValueError(f"select returned {len(values)} scores for {expected} candidates")

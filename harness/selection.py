@@ -33,7 +33,17 @@ MAX_MESSAGE = 64 << 20
 
 
 class SelectorFailure(RuntimeError):
-    """The selector could not be loaded or did not return valid scores."""
+    """The selector could not be loaded or did not return valid scores.
+
+    ``raised``: the selector's own code raised (rather than hanging or dying), at ``line`` of
+    its file when known. ``attempts``: what the audit hook recorded before a failed load.
+    """
+
+    def __init__(self, message: str, line: int | None = None, raised: bool = False):
+        super().__init__(message)
+        self.line = line
+        self.raised = raised
+        self.attempts: list[str] = []
 
 
 class ProbeServer(Protocol):
@@ -84,19 +94,26 @@ class SelectorProcess:
         slot = SELECTOR_UID_OFFSET
         self.proc, self.tmp, settings = launch(config, level, slot, binds)
         inside_stage = "/opt/winnow" if level == "bwrap" else str(self.stage)
-        allowed = [inside_stage, settings["tmp"], "/dev/null", "/dev/urandom", STDLIB]
+        # Under bwrap all of /tmp is private, but a host path under /tmp (a WINNOW_HOME, a
+        # suite) must still count as an attempt: the selector's own directory is a sub-folder.
+        work = "/tmp/selector" if level == "bwrap" else settings["tmp"]
+        allowed = [inside_stage, work, "/dev/null", "/dev/urandom", STDLIB]
         allowed += [str(d) for d in _numpy_dirs()] if level != "bwrap" else []
         host_settings = {
             "uid": settings["worker_uid"] if level == "bwrap" else settings["child_uid"],
             "rlimits": settings["rlimits"],
             "seccomp": settings["seccomp"],
-            "tmp": settings["tmp"],
+            "tmp": work,
             "allowed": allowed,
         }
         assert self.proc.stdin is not None and self.proc.stdout is not None
         send_msg(self.proc.stdin, host_settings)
         try:
             reply = self._exchange({"op": "load", "source": source, "filename": filename}, None)
+        except SelectorFailure as exc:
+            self.close()
+            exc.attempts = self.attempts
+            raise
         except BaseException:
             self.close()
             raise
@@ -130,7 +147,8 @@ class SelectorProcess:
             deadline += time.monotonic() - started
             send_msg(self.proc.stdin, answer)
         if "error" in reply:
-            raise SelectorFailure(str(reply["error"]))
+            # "kind" is set only when the selector's code raised, not when the host broke.
+            raise SelectorFailure(str(reply["error"]), reply.get("line"), "kind" in reply)
         return reply
 
     def _serve(self, server: ProbeServer | None, request: dict) -> dict:
