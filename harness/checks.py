@@ -62,9 +62,12 @@ def check_selector(
             source, path.name, config.sandbox, session.sandbox.level, config.exec.select_timeout
         )
     except SelectorFailure as exc:
+        if exc.raised and not exc.attempts:  # bad input, like a malformed line: exit status 2
+            raise InputError(f"the selector does not load: {exc}", path, exc.line) from None
         runs["selector"] = ArmRun(np.array([]), [], failure=f"the selector did not load: {exc}")
         result = summarize(prepared, runs, session, started)
         checks.append(CheckResult("selector_runs", False, runs["selector"].failure or ""))
+        checks.append(_leakage(exc.attempts))
         return _finish(result, checks, before, started)
 
     with process:
@@ -75,7 +78,8 @@ def check_selector(
         result = summarize(prepared, runs, session, started)
         if main.failure is not None:
             checks.append(CheckResult("selector_runs", False, main.failure))
-            checks.append(_leakage(process))
+            checks.append(_parity(main, prepared, session))
+            checks.append(_leakage(process.attempts))
             return _finish(result, checks, before, started)
         subsets = sum(len(p.subsets) for p in prepared.problems)
         checks.append(CheckResult("selector_runs", True, f"{subsets} subsets scored"))
@@ -84,7 +88,7 @@ def check_selector(
         checks.append(_wired(process, prepared, session, main))
         checks.append(_not_random(result, process.uses))
         checks += _stability(process, prepared, session, main)
-        checks.append(_leakage(process))
+        checks.append(_leakage(process.attempts))
     checks.append(_sanity(prepared, runs, result))
     return _finish(result, checks, before, started)
 
@@ -264,10 +268,10 @@ def _stability(
     return out
 
 
-def _leakage(process: SelectorProcess) -> CheckResult:
-    if process.attempts:
-        shown = "; ".join(process.attempts[:5])
-        return CheckResult("no_leakage", False, f"{len(process.attempts)} attempts: {shown}")
+def _leakage(attempts: list[str]) -> CheckResult:
+    if attempts:
+        shown = "; ".join(attempts[:5])
+        return CheckResult("no_leakage", False, f"{len(attempts)} attempts: {shown}")
     return CheckResult("no_leakage", True, "no attempt to reach files, network or processes")
 
 
@@ -275,11 +279,12 @@ def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> 
     problems: list[ProblemData] = prepared.problems
     random_run = runs["random"].values
     exact = np.array([p.signals.correct.mean() for p in problems])
-    k, repeats = prepared.k, prepared.repeats
+    # Per problem: a problem with exactly k samples has one subset, the others R of them.
+    subsets = [len(p.subsets) for p in problems]
     std = np.sqrt(
         sum(
-            random_subset_std(len(p.samples), int(p.signals.correct.sum()), k, repeats) ** 2
-            for p in problems
+            random_subset_std(len(p.samples), int(p.signals.correct.sum()), prepared.k, r) ** 2
+            for p, r in zip(problems, subsets, strict=True)
         )
     ) / len(problems)
     gap = abs(random_run.mean() - exact.mean())
@@ -291,8 +296,7 @@ def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> 
         measured = run.failure is None and len(run.values) == len(problems)
         if measured and np.any(run.values > oracle + 1e-12):
             notes.append(f"{name} beats oracle")
-        counts = {len(s) for s in run.scores}
-        if run.failure is None and (len(run.scores) != len(problems) or counts != {repeats}):
+        if run.failure is None and [len(s) for s in run.scores] != subsets:
             notes.append(f"{name} covers a different set of problems or subsets")
     if notes:
         return CheckResult("baseline_sanity", False, "; ".join(notes))
@@ -300,5 +304,5 @@ def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> 
         "baseline_sanity",
         True,
         f"random {random_run.mean():.4f} = exact {exact.mean():.4f} (±{RANDOM_SIGMAS * std:.4f}); "
-        f"no arm above oracle; {len(problems)} problems x {repeats} subsets for every arm",
+        f"no arm above oracle; {len(problems)} problems, {sum(subsets)} subsets for every arm",
     )

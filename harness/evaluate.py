@@ -118,17 +118,24 @@ def load_inputs(spec: EvalSpec, session: Session) -> tuple[Suite, Pool]:
 def prepare(spec: EvalSpec, session: Session, progress: Progress | None = None) -> Prepared:
     """Load, label and self-test everything the arms will need (all of it cached)."""
     config = session.config
-    suite, pool = load_inputs(spec, session)
+    # The command line's --k, --repeats and --seed reach here without the config file's checks.
+    if config.eval.k is not None and config.eval.k < 1:
+        raise InputError(f"k={config.eval.k}: k must be at least 1")
+    if config.eval.repeats < 1:
+        raise InputError(f"repeats={config.eval.repeats}: repeats must be at least 1")
+    if config.eval.seed < 0:
+        raise InputError(f"seed={config.eval.seed}: the seed must not be negative")
     if spec.split not in ("all", "dev", "holdout"):
         raise InputError(f"unknown split {spec.split!r} (all, dev or holdout)")
+    suite, pool = load_inputs(spec, session)
+    where = spec.samples or spec.pool
     tasks = [t for t in suite.select(spec.split) if t.task_id in pool.samples]  # type: ignore[arg-type]
     if not tasks:
-        raise InputError(f"the pool has no problems in the {spec.split} split", spec.samples)
+        raise InputError(f"the pool has no problems in the {spec.split} split", where)
     k = config.eval.k or min(len(pool.samples[t.task_id]) for t in tasks)
     for task in tasks:
         n = len(pool.samples[task.task_id])
-        if k > n or k < 1:
-            where = spec.samples or spec.pool
+        if k > n:
             raise InputError(f"k={k} is larger than the pool: {task.task_id} has {n}", where)
 
     programs = [
@@ -136,8 +143,6 @@ def prepare(spec: EvalSpec, session: Session, progress: Progress | None = None) 
     ]
     tick = _ticker(progress, "hidden tests", len(programs))
     labels = session.executor.label(programs, tick)
-    if spec.labels_out is not None:
-        _write_labels(spec.labels_out, tasks, pool, labels)
 
     requests: list[tuple[str, list[str]]] = []
     distinct: dict[str, list[str]] = {}
@@ -189,7 +194,7 @@ def prepare(spec: EvalSpec, session: Session, progress: Progress | None = None) 
         pool=pool,
         problems=problems,
         k=k,
-        repeats=len(problems[0].subsets),
+        repeats=max(len(p.subsets) for p in problems),  # one where a problem has just k
         seed=config.eval.seed,
         split=spec.split,
         problems_in_suite=len(suite.select(spec.split)),  # type: ignore[arg-type]
@@ -209,20 +214,13 @@ def _ticker(progress: Progress | None, stage: str, total: int) -> Callable[[int]
     return tick
 
 
-def _write_labels(path: Path, tasks: list[Task], pool: Pool, labels: list) -> None:
-    rows, i = [], 0
-    for task in tasks:
-        for sample in pool.samples[task.task_id]:
-            outcome = labels[i]
-            i += 1
-            rows.append(
-                {
-                    "task_id": task.task_id,
-                    "index": sample.index,
-                    "passed": outcome.passed,
-                    "status": outcome.status,
-                }
-            )
+def _write_labels(path: Path, prepared: Prepared) -> None:
+    """Each candidate's outcome on the hidden tests, in sample order."""
+    rows = [
+        {"task_id": p.task.task_id, "index": s.index, "passed": st == "passed", "status": st}
+        for p in prepared.problems
+        for s, st in zip(p.samples, p.statuses, strict=True)
+    ]
     write_jsonl(path, rows)
 
 
@@ -431,8 +429,14 @@ def evaluate(spec: EvalSpec, session: Session, progress: Progress | None = None)
     from harness.checks import check_baselines, check_selector  # they build on this module
 
     started = time.monotonic()
+    if spec.selector is not None and not spec.selector.is_file():  # before minutes of labelling
+        raise InputError("no such selector file", spec.selector)
     prepared = prepare(spec, session, progress)
     runs = baseline_runs(prepared)
     if spec.selector is None:
-        return check_baselines(prepared, runs, session, started)
-    return check_selector(prepared, runs, spec.selector, session, started, progress)
+        result = check_baselines(prepared, runs, session, started)
+    else:
+        result = check_selector(prepared, runs, spec.selector, session, started, progress)
+    if spec.labels_out is not None:  # last: bad input (a selector that does not load) leaves none
+        _write_labels(spec.labels_out, prepared)
+    return result
