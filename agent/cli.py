@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 import typer
 
 from agent.evalcmd import check_exit, default_selector, emit, run_eval
-from harness.config import RunConfig, load_config
+from agent.loop import RunSpec
+from agent.runcmd import run_loop
+from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.evaluate import EvalSpec
 
@@ -62,6 +64,11 @@ SPLIT = typer.Option("all", help="all, dev or holdout")
 SEED = typer.Option(None, help="seed of the subsets and the bootstrap (default 0)")
 CONFIG = typer.Option(None, "--config", help="run config TOML (budget, timeouts, sandbox)")
 JSON = typer.Option(False, "--json", help="one JSON object on stdout")
+SCORER = typer.Option(
+    None,
+    "--scorer",
+    help="experiments/scorer.toml: how the run config's [scorer] asks (template, method, label)",
+)
 
 
 def _eval_inputs(
@@ -76,6 +83,7 @@ def _eval_inputs(
     repeats: int | None,
     seed: int | None,
     config: Path | None,
+    scorer: Path | None = None,
 ) -> tuple[EvalSpec, RunConfig]:
     spec = EvalSpec(
         suite=suite,
@@ -87,6 +95,8 @@ def _eval_inputs(
         labels_out=labels,
     )
     run_config = load_config(config).with_eval(k=k, repeats=repeats, seed=seed)
+    if scorer is not None:
+        run_config = with_scorer_overrides(run_config, scorer)
     return spec, run_config
 
 
@@ -108,11 +118,12 @@ def eval_command(
         None, help="write each candidate's hidden-test outcome (JSONL)"
     ),
     config: Path | None = CONFIG,
+    scorer: Path | None = SCORER,
     as_json: bool = JSON,
 ) -> None:
     """Evaluate a pool: pass@1, pass@k and every baseline's sel@k with 95% intervals."""
     spec, run_config = _eval_inputs(
-        suite, samples, self_tests, pool, selector, split, labels, k, repeats, seed, config
+        suite, samples, self_tests, pool, selector, split, labels, k, repeats, seed, config, scorer
     )
     emit(run_eval(spec, run_config, quiet=as_json), as_json)
 
@@ -130,12 +141,44 @@ def check_command(
     split: str = SPLIT,
     seed: int | None = SEED,
     config: Path | None = CONFIG,
+    scorer: Path | None = SCORER,
     as_json: bool = JSON,
 ) -> None:
     """Run every rigid check on a selector; exit status 1 when any fails."""
     spec, run_config = _eval_inputs(
-        suite, samples, self_tests, pool, selector, split, None, k, repeats, seed, config
+        suite, samples, self_tests, pool, selector, split, None, k, repeats, seed, config, scorer
     )
     result = run_eval(spec, run_config, quiet=as_json)
     emit(result, as_json)
     raise typer.Exit(check_exit(result))
+
+
+@app.command("run")
+@user_errors
+def run_command(
+    tag: str = typer.Option(..., help="names the run and its branch winnow/<tag>"),
+    max_experiments: int | None = typer.Option(None, help="stop after this many experiments"),
+    max_hours: float | None = typer.Option(None, help="stop after this many hours"),
+    max_cost: float | None = typer.Option(None, help="stop when LLM spend reaches this (USD)"),
+    max_failures: int = typer.Option(5, help="stop after this many crashed/invalid in a row"),
+    proposer: str | None = typer.Option(
+        None, help="llm or search (default: llm if a model is set)"
+    ),
+    model: str | None = typer.Option(None, help="litellm model for the LLM proposer"),
+    api_base: str | None = typer.Option(None, help="OpenAI-compatible server for the proposer"),
+    suite: str = SUITE,
+    pool: str | None = typer.Option(None, help="replay this pool instead of sampling"),
+    config: Path | None = CONFIG,
+) -> None:
+    """Run the research loop on branch winnow/<tag>; run it again to resume."""
+    spec = RunSpec(
+        tag=tag,
+        suite=suite,
+        pool=pool,
+        max_experiments=max_experiments,
+        max_hours=max_hours,
+        max_cost=max_cost,
+        max_failures=max_failures,
+    )
+    summary = run_loop(spec, config, proposer, model, api_base, Path.cwd())
+    raise typer.Exit(0 if summary.status in ("finished", "stopped") else 1)

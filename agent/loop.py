@@ -1,0 +1,477 @@
+"""The research loop behind ``winnow run``.
+
+One step: propose -> refuse anything outside ``experiments/`` (invalid, no commit) -> record the
+experiment as ``running`` -> commit -> evaluate on the dev split with every check -> decide with
+the significance rule against the incumbent -> record -> keep (the branch advances; the holdout
+split is evaluated and recorded, never used to decide) or reset. Identical ``experiments/``
+contents are never evaluated twice.
+
+Durability: the ledger holds a ``running`` row before anything is evaluated, every commit stays
+reachable as ``refs/winnow/<tag>/<n>``, and on start an unfinished experiment is marked
+``interrupted`` and the branch reset to the last kept commit. ``kill -9`` at any moment leaves the
+branch at a kept commit or at the commit under test, and loses nothing that was recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import numpy as np
+
+from agent.branch import ResearchBranch, open_branch, open_repository
+from agent.pools import PoolSource
+from agent.proposal import (
+    Context,
+    LLMCall,
+    Proposal,
+    ProposalFailed,
+    Proposer,
+    ProposerDown,
+    outside_experiments,
+    unified_diff,
+)
+from agent.settings import ProposerConfig
+from agent.summary import baselines_view, commit_message, history_view
+from harness.api import __file__ as API_FILE
+from harness.config import RunConfig
+from harness.errors import InputError
+from harness.evaluate import EvalSpec, Session, evaluate
+from harness.results import EvalResult
+from harness.significance import Decision, decide
+from ledger.store import Ledger
+
+SELECTOR = "experiments/selector.py"
+
+
+class Stop(Exception):
+    """SIGINT or SIGTERM: finish the current record and leave cleanly."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    tag: str
+    suite: str = "humaneval"
+    pool: str | None = None  # replay this pool instead of sampling from experiments/sampling.toml
+    max_experiments: int | None = None
+    max_hours: float | None = None
+    max_cost: float | None = None
+    max_failures: int = 5  # consecutive crashed or invalid experiments before stopping
+    program: Path = Path("program.md")
+
+
+@dataclass
+class Incumbent:
+    number: int
+    commit: str
+    dev: EvalResult
+    pool: str
+
+
+@dataclass
+class RunSummary:
+    tag: str
+    status: str  # finished | stopped | failed
+    reason: str
+    experiments: int
+    kept: int
+    best: float | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def values_by_task(result: EvalResult) -> dict[str, float]:
+    return {p.task_id: p.value for p in result.picks if p.arm == "selector"}
+
+
+@contextmanager
+def stoppable() -> Iterator[None]:
+    """SIGINT/SIGTERM raise Stop in the loop (the current record is then finished cleanly)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Stop(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class Loop:
+    def __init__(
+        self,
+        spec: RunSpec,
+        config: RunConfig,
+        proposer_config: ProposerConfig,
+        make_proposer: Callable[[ResearchBranch], Proposer],
+        ledger: Ledger,
+        home: Path,
+        cwd: Path,
+        say: Callable[[str], None] = print,
+    ):
+        self.spec, self.config, self.proposer_config = spec, config, proposer_config
+        self.make_proposer, self.ledger, self.home, self.say = make_proposer, ledger, home, say
+        self.repo = open_repository(cwd)
+        self.started = time.monotonic()
+        self.failures = 0
+        self._failure: tuple[str, str] = ("crashed", "")
+        self.unpriced: str | None = None  # a model whose calls cannot be priced
+        self.seen: dict[str, tuple[int, str, float | None]] = {}  # tree -> (n, status, dev)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        branch, created = open_branch(self.repo, self.spec.tag, self.home)
+        self.branch = branch
+        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home)
+        status, reason = "finished", "budget reached"
+        with Session(self.config) as session, stoppable():
+            self.session = session
+            pool = self.pools.pool_for(branch, session)
+            self.run_id, incumbent_commit = self._open_run(created, pool.id, pool.simulated)
+            self.pools.flush(self.ledger, self.run_id, None)
+            self.proposer = self.make_proposer(branch)
+            try:
+                incumbent = self._baseline(incumbent_commit)
+                if incumbent is None:
+                    return self._finish(
+                        "failed", "the starting selector is not valid: see experiment 1"
+                    )
+                while (why := self._should_stop()) is None:
+                    incumbent = self._step(incumbent)
+                reason = why
+            except Stop as stop:
+                status, reason = "stopped", f"stopped by {stop}"
+            except ProposerDown as down:
+                self._record_calls(down.calls, None)
+                status, reason = "failed", f"the proposer is down: {down}"
+        return self._finish(status, reason)
+
+    def _open_run(self, created: bool, pool_id: str, simulated: bool) -> tuple[int, str]:
+        program = self.branch.path / self.spec.program
+        if not program.exists():
+            raise InputError("no research directive", program)
+        program_hash = hashlib.sha256(program.read_bytes()).hexdigest()[:16]
+        if created:
+            run_id = self.ledger.start_run(
+                tag=self.spec.tag,
+                branch=self.branch.name,
+                config={
+                    "run": asdict(self.config),
+                    "spec": {k: str(v) for k, v in asdict(self.spec).items()},
+                    "start_commit": self.branch.head,
+                    "proposer": asdict(self.proposer_config) | {"api_key_env": "(hidden)"},
+                },
+                program_hash=program_hash,
+                proposer=self.proposer_config.resolved_kind(),
+                pool_id=pool_id,
+                simulated=simulated,
+            )
+            return run_id, self.branch.head
+        run = self.ledger.get_run(self.spec.tag)
+        stored = run.config.get("run", {}).get("eval")
+        if stored is not None and stored != asdict(self.config.eval):
+            raise InputError(
+                f"run {self.spec.tag!r} was started with [eval] {stored}; "
+                "resume it with the same config, or start a new tag"
+            )
+        interrupted = self.ledger.recover(run.id)
+        marked = f"experiments {interrupted} marked interrupted" if interrupted else "nothing lost"
+        self.say(f"resuming {self.spec.tag}: {marked}")
+        kept = [e for e in self.ledger.experiments(run.id) if e.status == "kept" and e.commit]
+        commit = kept[-1].commit if kept else run.config["start_commit"]
+        assert commit is not None
+        if self.branch.head != commit:
+            self.branch.reset(commit)
+        for e in self.ledger.experiments(run.id):
+            if e.commit and e.status in ("kept", "discarded", "invalid", "crashed"):
+                score = e.dev.score if e.dev is not None else None
+                dev = score.sel_at_k if score is not None else None
+                self.seen[self.branch.experiments_hash(e.commit)] = (e.number, e.status, dev)
+        return run.id, commit
+
+    def _finish(self, status: str, reason: str) -> RunSummary:
+        self.ledger.finish_run(self.run_id, status, reason)
+        views = self.ledger.experiments(self.run_id)
+        counts: dict[str, int] = {}
+        for e in views:
+            counts[e.status] = counts.get(e.status, 0) + 1
+        scores = [
+            e.dev.score.sel_at_k
+            for e in views
+            if e.status == "kept" and e.dev and e.dev.score and e.dev.score.sel_at_k is not None
+        ]
+        self.say(f"run {self.spec.tag} {status}: {reason}")
+        return RunSummary(
+            self.spec.tag,
+            status,
+            reason,
+            len(views),
+            counts.get("kept", 0),
+            max(scores) if scores else None,
+            counts,
+        )
+
+    def _should_stop(self) -> str | None:
+        spec = self.spec
+        done = len(self.ledger.experiments(self.run_id))
+        if spec.max_experiments is not None and done >= spec.max_experiments:
+            return f"--max-experiments {spec.max_experiments} reached"
+        if spec.max_hours is not None and time.monotonic() - self.started >= spec.max_hours * 3600:
+            return f"--max-hours {spec.max_hours} reached"
+        if spec.max_cost is not None and self.unpriced is not None:
+            return (
+                f"--max-cost is set but calls to {self.unpriced} have no known price: "
+                "set [proposer] input_usd_per_mtok and output_usd_per_mtok"
+            )
+        if spec.max_cost is not None and self.ledger.spent(self.run_id) >= spec.max_cost:
+            return (
+                f"--max-cost {spec.max_cost} reached (spent {self.ledger.spent(self.run_id):.4f})"
+            )
+        if self.failures >= spec.max_failures:
+            return f"{self.failures} consecutive crashed or invalid experiments"
+        return None
+
+    # -- experiments ---------------------------------------------------------------------------
+
+    def _baseline(self, commit: str) -> Incumbent | None:
+        """Experiment 1 is always the unmodified start; on resume, re-score the incumbent."""
+        kept = [e for e in self.ledger.experiments(self.run_id) if e.status == "kept"]
+        if kept:
+            result = self._evaluate("dev", None)
+            return Incumbent(kept[-1].number, commit, result, result.pool)
+        number = self.ledger.next_number(self.run_id)
+        exp = self.ledger.start_experiment(
+            self.run_id, number, commit, "baseline: the unmodified starting point", "", "baseline"
+        )
+        self.branch.keep_ref(number, commit)
+        dev = self._evaluate_recorded(exp, "dev")
+        if dev is None or not dev.valid:
+            status, reason = self._failure if dev is None else ("invalid", dev.reason)
+            self.ledger.finish_experiment(exp, status, f"the starting point: {reason}", commit, 0.0)
+            self.say(f"#{number} baseline {status}: {reason}")
+            return None
+        holdout = self._evaluate_recorded(exp, "holdout")
+        self.ledger.finish_experiment(
+            exp, "kept", "the baseline every change is compared with", commit, 0.0
+        )
+        self.seen[self.branch.experiments_hash(commit)] = (number, "kept", _sel(dev))
+        self._tell_seed(dev)
+        self.say(f"#{number} baseline: dev {_fmt(_sel(dev))}, holdout {_fmt(_sel(holdout))}")
+        return Incumbent(number, commit, dev, dev.pool)
+
+    def _tell_seed(self, dev: EvalResult) -> None:
+        seed_with = getattr(self.proposer, "seed_with", None)
+        if seed_with is not None:
+            seed_with(self.branch.experiment_files(), _sel(dev))
+
+    def _step(self, incumbent: Incumbent) -> Incumbent:
+        files = self.branch.experiment_files()
+        context = self._context(files, incumbent)
+        number = self.ledger.next_number(self.run_id)
+        try:
+            proposal = self.proposer.propose(context)
+        except ProposalFailed as failed:
+            return self._reject(
+                incumbent, number, "(no usable proposal)", "", failed.calls, str(failed), "llm"
+            )
+        except InputError as bad:
+            return self._reject(
+                incumbent, number, "(no usable proposal)", "", [], str(bad), self.proposer.name
+            )
+        diff = unified_diff(files, proposal.files)
+        outside = outside_experiments(list(proposal.files))
+        if outside:
+            self.proposer.tell(proposal, None)
+            return self._reject(
+                incumbent,
+                number,
+                proposal.hypothesis,
+                diff,
+                proposal.calls,
+                f"touches files outside experiments/: {', '.join(outside)}",
+                proposal.proposer,
+            )
+        return self._try(incumbent, number, proposal, diff)
+
+    def _reject(
+        self,
+        incumbent: Incumbent,
+        number: int,
+        hypothesis: str,
+        diff: str,
+        calls: list[LLMCall],
+        reason: str,
+        proposer: str,
+    ) -> Incumbent:
+        exp = self.ledger.start_experiment(
+            self.run_id, number, incumbent.commit, hypothesis, diff, proposer
+        )
+        self._record_calls(calls, exp)
+        self.ledger.finish_experiment(exp, "invalid", reason, None, _cost(calls))
+        self.failures += 1
+        self.say(f"#{number} invalid: {reason}")
+        return incumbent
+
+    def _try(self, incumbent: Incumbent, number: int, proposal: Proposal, diff: str) -> Incumbent:
+        exp = self.ledger.start_experiment(
+            self.run_id, number, incumbent.commit, proposal.hypothesis, diff, proposal.proposer
+        )
+        self._record_calls(proposal.calls, exp)
+        cost = _cost(proposal.calls)
+        tag = self.spec.tag
+        commit = self.branch.commit(
+            proposal.files, commit_message(proposal.hypothesis, tag, number, "running")
+        )
+        self.branch.keep_ref(number, commit)
+        dev = holdout = decision = None
+        try:
+            tree = self.branch.experiments_hash()
+            if tree in self.seen:
+                first, status, score = self.seen[tree]
+                status = status if status in ("invalid", "crashed") else "discarded"
+                reason = (
+                    f"identical to experiment {first}; its result is reused (dev {_fmt(score)})"
+                )
+            else:
+                dev = self._evaluate_recorded(exp, "dev")
+                status, reason, decision = self._decide(dev, incumbent)
+                if status == "kept":
+                    holdout = self._evaluate_recorded(exp, "holdout")
+                self.seen[tree] = (number, status, _sel(dev) if dev else None)
+        except Stop:
+            self.ledger.finish_experiment(exp, "interrupted", "stopped while running", commit, cost)
+            self.branch.reset(incumbent.commit)
+            self.proposer.tell(proposal, None)
+            raise
+        message = commit_message(
+            proposal.hypothesis,
+            tag,
+            number,
+            status,
+            reason,
+            dev,
+            holdout,
+            decision,
+            incumbent.number,
+        )
+        commit = self.branch.amend(message)
+        self.branch.keep_ref(number, commit)
+        if status != "kept":
+            self.branch.reset(incumbent.commit)
+        self.ledger.finish_experiment(
+            exp,
+            status,
+            reason,
+            commit,
+            cost,
+            incumbent=incumbent.number,
+            delta=decision.difference if decision else None,
+            delta_lower=decision.lower if decision else None,
+            min_effect=decision.min_effect if decision else None,
+        )
+        self.proposer.tell(proposal, _sel(dev) if dev is not None and dev.valid else None)
+        self.failures = self.failures + 1 if status in ("invalid", "crashed") else 0
+        self.say(f"#{number} {status}: {reason}")
+        if status == "kept" and dev is not None:
+            return Incumbent(number, commit, dev, dev.pool)
+        return incumbent
+
+    def _decide(
+        self, dev: EvalResult | None, incumbent: Incumbent
+    ) -> tuple[str, str, Decision | None]:
+        if dev is None:
+            return self._failure[0], self._failure[1], None
+        if not dev.valid:
+            return "invalid", dev.reason, None
+        new, old = values_by_task(dev), values_by_task(incumbent.dev)
+        if set(new) != set(old):
+            return "invalid", "not scored on the same problems as the incumbent", None
+        tasks = sorted(new)
+        decision = decide(
+            np.array([new[t] for t in tasks]),
+            np.array([old[t] for t in tasks]),
+            self.config.eval.seed,
+            self.config.eval.min_effect,
+        )
+        return ("kept" if decision.keep else "discarded"), decision.reason, decision
+
+    def _evaluate(self, split: str, exp: int | None) -> EvalResult:
+        pool = self.pools.pool_for(self.branch, self.session)
+        self.pools.flush(self.ledger, self.run_id, exp)
+        spec = EvalSpec(
+            suite=self.spec.suite, pool=pool.id, selector=self.branch.path / SELECTOR, split=split
+        )
+        return evaluate(spec, self.session)
+
+    def _evaluate_recorded(self, exp: int, split: str) -> EvalResult | None:
+        """Evaluate and record. None on failure, with (status, reason) in ``self._failure``:
+        ``invalid`` when a file under experiments/ is bad input, ``crashed`` when it broke."""
+        try:
+            result = self._evaluate(split, exp)
+        except InputError as bad:
+            self._failure = ("invalid", f"bad input: {bad}")
+            return None
+        except Stop:
+            raise
+        except Exception as exc:  # the evaluation broke: recorded as a crash, never a score
+            self._failure = ("crashed", f"{type(exc).__name__}: {exc}")
+            self.say(traceback.format_exc())
+            return None
+        self.ledger.record_evaluation(exp, result.to_json(picks=True))
+        return result
+
+    def _context(self, files: dict[str, str], incumbent: Incumbent) -> Context:
+        history, best, failed = history_view(self.ledger.experiments(self.run_id))
+        return Context(
+            program=(self.branch.path / self.spec.program).read_text(),
+            api=Path(API_FILE).read_text(),
+            files=files,
+            baselines=baselines_view(incumbent.dev),
+            history=history,
+            best=best,
+            failed_checks=failed,
+        )
+
+    def _record_calls(self, calls: list[LLMCall], exp: int | None) -> None:
+        for call in calls:
+            if call.cost_usd is None and call.error is None:
+                self.unpriced = call.model
+            self.ledger.record_llm_call(
+                self.run_id,
+                exp,
+                call.model,
+                call.messages,
+                call.response,
+                call.prompt_tokens,
+                call.completion_tokens,
+                call.cost_usd,
+                call.latency_s,
+                call.error,
+            )
+
+
+def _sel(result: EvalResult | None) -> float | None:
+    if result is None or "selector" not in result.arms:
+        return None
+    return result.arms["selector"].sel_at_k
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _cost(calls: list[LLMCall]) -> float | None:
+    """The calls' total cost; None when any call could not be priced (never guessed as 0)."""
+    if not calls:
+        return 0.0
+    costs = [c.cost_usd for c in calls]
+    return None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None))

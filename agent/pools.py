@@ -1,0 +1,103 @@
+"""Where each experiment's pool comes from: a replayed pool, or ``experiments/sampling.toml``.
+
+With ``--pool`` the run replays one pool (a cache id or a directory) for every experiment.
+Otherwise the pool is sampled from the branch's ``experiments/sampling.toml`` — cached by the
+suite and the whole config, so an unchanged config costs nothing and a changed one is sampled
+once, before its experiment is evaluated. Pools and the model calls sampling made are handed to
+the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.branch import ResearchBranch
+from agent.proposal import LLMCall
+from harness.evaluate import Session
+from harness.pools import Pool, load_pool
+from harness.suites import load_suite
+
+SAMPLING = "experiments/sampling.toml"
+
+
+@dataclass
+class PoolSource:
+    suite: str
+    replay: str | None
+    home: Path
+    pools: dict[str, Pool] = field(default_factory=dict)
+    pending_calls: list[LLMCall] = field(default_factory=list)
+    recorded: set[str] = field(default_factory=set)
+
+    def pool_for(self, branch: ResearchBranch, session: Session) -> Pool:
+        """The pool the branch's current ``experiments/`` asks for (cached)."""
+        suite = load_suite(self.suite)
+        if self.replay is not None:
+            key = f"replay:{self.replay}"
+            if key not in self.pools:
+                self.pools[key] = load_pool(self.replay, suite, session.cache_path)
+            return self.pools[key]
+        # Imported here: sampling backends pull in jinja2 templates and, for real models, litellm.
+        from harness.sampling import load_sampling_config, sample_pool
+
+        config = load_sampling_config(branch.path / SAMPLING)
+        key = f"sample:{config.key()}"
+        if key not in self.pools:
+            result = sample_pool(
+                suite, config, limit=None, cache=session.cache_path, sandbox=session.sandbox
+            )
+            self.pools[key] = result.pool
+            self.pending_calls += [_call(c) for c in result.calls]
+        return self.pools[key]
+
+    def flush(self, ledger: Any, run_id: int, experiment_id: int | None) -> None:
+        """Record new pools and the model calls sampling made."""
+        for pool in self.pools.values():
+            if pool.id in self.recorded:
+                continue
+            meta = pool.meta
+            ledger.record_pool(
+                pool.id,
+                meta.get("suite", self.suite),
+                meta.get("backend", "imported"),
+                meta.get("model", ""),
+                meta.get("sampling", {}),
+                len(pool.samples),
+                sum(len(v) for v in pool.samples.values()),
+                pool.simulated,
+            )
+            self.recorded.add(pool.id)
+        for call in self.pending_calls:
+            ledger.record_llm_call(
+                run_id,
+                experiment_id,
+                call.model,
+                call.messages,
+                call.response,
+                call.prompt_tokens,
+                call.completion_tokens,
+                call.cost_usd,
+                call.latency_s,
+                call.error,
+                purpose="sampler",
+            )
+        self.pending_calls.clear()
+
+
+def _call(record: Any) -> LLMCall:
+    """A sampling call record as the ledger takes it."""
+    if isinstance(record, LLMCall):
+        return record
+    data = record if isinstance(record, dict) else vars(record)
+    return LLMCall(
+        model=str(data.get("model", "")),
+        messages=list(data.get("messages") or [{"role": "user", "content": data.get("prompt")}]),
+        response=data.get("response"),
+        prompt_tokens=data.get("prompt_tokens"),
+        completion_tokens=data.get("completion_tokens"),
+        cost_usd=data.get("cost_usd"),
+        latency_s=float(data.get("latency_s") or 0.0),
+        error=data.get("error"),
+    )

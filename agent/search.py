@@ -1,0 +1,200 @@
+"""The offline proposer: Optuna tunes the values listed in ``experiments/search_space.toml``.
+
+No LLM and no network: it is both the no-network mode and the baseline an LLM proposer has to
+beat. Each entry of the search space names a file under ``experiments/``, a top-level constant
+(Python) or key (TOML, ``section.key``) in it, and its choices or range::
+
+    [[param]]
+    file = "experiments/selector.py"
+    name = "SIZE_POWER"
+    low = 0.0
+    high = 1.5          # optional: log = true, step = 0.1; ints when low/high are integers
+
+    [[param]]
+    file = "experiments/selector.py"
+    name = "MIN_TEST_VOTES"
+    choices = [1, 2, 3]
+
+The study lives in its own SQLite file (``WINNOW_HOME/optuna/<tag>.sqlite``) and is driven with
+Optuna's ask/tell interface: each proposal is one asked trial, edited into the files in place;
+the loop tells it the dev sel@k the proposal reached (a failure when it crashed or was invalid).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from agent.proposal import Context, Proposal, outside_experiments
+from harness.errors import InputError
+
+SPACE_FILE = "experiments/search_space.toml"
+
+
+@dataclass(frozen=True)
+class Param:
+    file: str
+    name: str
+    distribution: optuna.distributions.BaseDistribution
+
+
+def load_space(text: str, where: str = SPACE_FILE) -> list[Param]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", where) from None
+    entries = data.get("param")
+    if not isinstance(entries, list) or not entries:
+        raise InputError("define at least one [[param]] table", where)
+    params = []
+    for i, entry in enumerate(entries, start=1):
+        key = f"param #{i}"
+        for required in ("file", "name"):
+            if not isinstance(entry.get(required), str):
+                raise InputError(f"{key}: key '{required}' must be a string", where)
+        if outside_experiments([entry["file"]]):
+            raise InputError(f"{key}: file must be under experiments/", where)
+        params.append(Param(entry["file"], entry["name"], _distribution(entry, key, where)))
+    return params
+
+
+def _distribution(
+    entry: dict[str, Any], key: str, where: str
+) -> optuna.distributions.BaseDistribution:
+    if "choices" in entry:
+        choices = entry["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise InputError(f"{key}: key 'choices' must be a non-empty list", where)
+        return optuna.distributions.CategoricalDistribution(choices)
+    low, high = entry.get("low"), entry.get("high")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+        raise InputError(f"{key}: give 'choices', or numeric 'low' and 'high'", where)
+    assert isinstance(low, int | float) and isinstance(high, int | float)
+    if low >= high:
+        raise InputError(f"{key}: 'low' must be below 'high'", where)
+    log, step = bool(entry.get("log", False)), entry.get("step")
+    if isinstance(low, int) and isinstance(high, int) and (step is None or isinstance(step, int)):
+        return optuna.distributions.IntDistribution(low, high, log=log, step=step or 1)
+    return optuna.distributions.FloatDistribution(float(low), float(high), log=log, step=step)
+
+
+# -- editing values in place --------------------------------------------------------------------
+
+
+def read_value(text: str, param: Param) -> Any:
+    """The current value of a parameter in its file's text."""
+    match = _locate(text, param)
+    literal = text[match[0] : match[1]]
+    if param.file.endswith(".toml"):
+        return tomllib.loads(f"v = {literal}")["v"]
+    import ast
+
+    return ast.literal_eval(literal)
+
+
+def write_value(text: str, param: Param, value: Any) -> str:
+    start, end = _locate(text, param)
+    if isinstance(value, float):
+        value = float(f"{value:.10g}")  # step arithmetic leaves 0.30000000000000004
+    literal = json.dumps(value) if param.file.endswith(".toml") else repr(value)
+    return text[:start] + literal + text[end:]
+
+
+def _locate(text: str, param: Param) -> tuple[int, int]:
+    """Start and end of the value's literal: a top-level ``NAME = literal`` (Python) or a
+    ``key = literal`` line in the right TOML table."""
+    if param.file.endswith(".toml"):
+        section, _, key = param.name.rpartition(".")
+        region_start, region_end = 0, len(text)
+        if section:
+            header = re.search(rf"^\[{re.escape(section)}\]\s*$", text, re.M)
+            if header is None:
+                raise InputError(f"no [{section}] table for {param.name}", param.file)
+            region_start = header.end()
+            following = re.search(r"^\[", text[region_start:], re.M)
+            region_end = region_start + following.start() if following else len(text)
+        pattern = rf"^{re.escape(key)}\s*=\s*(\"[^\"\n]*\"|[^\s#]+)"
+        found = list(re.finditer(pattern, text[region_start:region_end], re.M))
+        offset = region_start
+    else:
+        pattern = rf"^{re.escape(param.name)}\s*=\s*(\"[^\"\n]*\"|'[^'\n]*'|[^\s#]+)"
+        found = list(re.finditer(pattern, text, re.M))
+        offset = 0
+    if len(found) != 1:
+        raise InputError(
+            f"expected exactly one assignment of {param.name}, found {len(found)}", param.file
+        )
+    return offset + found[0].start(1), offset + found[0].end(1)
+
+
+# -- the proposer -------------------------------------------------------------------------------
+
+
+class SearchProposer:
+    name = "search"
+
+    def __init__(self, storage: Path, tag: str, seed: int):
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage.parent.mkdir(parents=True, exist_ok=True)
+        self.study = optuna.create_study(
+            study_name=tag,
+            storage=f"sqlite:///{storage}",
+            direction="maximize",
+            load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=seed),
+        )
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.state == optuna.trial.TrialState.RUNNING:  # asked, never told: killed
+                self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+    def seed_with(self, files: dict[str, str], value: float | None) -> None:
+        """Tell the study the starting point's values and score (once per study)."""
+        if self.study.get_trials(deepcopy=False) or value is None:
+            return
+        params = load_space(files[SPACE_FILE])
+        values = {p.name: read_value(files[p.file], p) for p in params}
+        distributions = {p.name: p.distribution for p in params}
+        try:
+            trial = optuna.trial.create_trial(
+                params=values, distributions=distributions, value=value
+            )
+        except ValueError:
+            return  # the starting values lie outside the space: nothing to seed with
+        self.study.add_trial(trial)
+
+    def propose(self, context: Context) -> Proposal:
+        if SPACE_FILE not in context.files:
+            raise InputError("the search proposer needs a search space", SPACE_FILE)
+        params = load_space(context.files[SPACE_FILE])
+        trial = self.study.ask({p.name: p.distribution for p in params})
+        files: dict[str, str] = {}
+        for p in params:
+            if p.file not in context.files:
+                raise InputError(f"{p.name}: no such file {p.file}", SPACE_FILE)
+            text = files.get(p.file, context.files[p.file])
+            files[p.file] = write_value(text, p, trial.params[p.name])
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+        return Proposal(
+            hypothesis=f"search trial {trial.number}: {shown}",
+            files=files,
+            proposer=self.name,
+            trial=trial.number,
+        )
+
+    def tell(self, proposal: Proposal, value: float | None) -> None:
+        if proposal.trial is None:
+            return
+        if value is None:
+            self.study.tell(proposal.trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(proposal.trial, value)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)

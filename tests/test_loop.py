@@ -1,0 +1,200 @@
+"""``winnow run`` end to end: a real git repository, the real ledger, the real sandbox, and the
+LLM proposer talking over HTTP (real litellm) to a scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+import pytest
+
+from fakeserver import FakeServer, Reply, chat_completion, error, scripted
+from ledger.store import Ledger
+from loop_fixtures import experiments, finish, make_repo, winnow
+from synthetic import write_synthetic
+
+
+@pytest.fixture
+def research(tmp_path: Path, winnow_home: Path):
+    """(repo, suite, pool, home): a research repo and a synthetic suite and pool beside it."""
+    suite, pool = write_synthetic(tmp_path / "data")
+    repo = make_repo(tmp_path / "repo")
+    return repo, suite, pool, winnow_home
+
+
+def proposal(hypothesis: str, files: dict[str, str]) -> Reply:
+    body = json.dumps({"hypothesis": hypothesis, "files": files})
+    return Reply(200, chat_completion(["Here is my proposal:\n```json\n" + body + "\n```"]))
+
+
+def write_config(path: Path, url: str, **proposer: object) -> Path:
+    settings = {
+        "model": "openai/fake",
+        "api_base": url,
+        "backoff": 0.01,
+        "retries": 2,
+        "malformed_retries": 1,
+        "input_usd_per_mtok": 1.0,
+        "output_usd_per_mtok": 2.0,
+    }
+    settings.update(proposer)
+    lines = ["[proposer]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_args(tag: str, suite: Path, pool: Path, *extra: str) -> list[str]:
+    return ["run", "--tag", tag, "--suite", str(suite), "--pool", str(pool), *extra]
+
+
+def test_llm_proposer_end_to_end(research, tmp_path: Path) -> None:
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    weak = (root / "experiments" / "selector.py").read_text()
+    better = weak.replace("MIN_TEST_VOTES = 2 ", "MIN_TEST_VOTES = 1 ")
+    constant = (
+        "USES = {'self_tests'}\n\ndef select(problem, candidates, probe):\n"
+        "    probe.self_tests()\n    return [0.0] * len(candidates)\n"
+    )
+    answers = [
+        error(429, "slow down"),  # experiment 2: a rate limit, retried ...
+        proposal(
+            "count every self-test, not only repeated ones", {"experiments/selector.py": better}
+        ),  # ... then a real improvement
+        Reply(200, chat_completion(["I would rather not answer in JSON."])),  # 3: malformed
+        proposal("loosen the harness", {"harness/checks.py": "CHECKS = []\n"}),  # 3: outside
+        error(500, "oops"),  # 4: a server error, retried ...
+        proposal("same again", {"experiments/selector.py": better}),  # ... identical contents
+        proposal("ignore the tests", {"experiments/selector.py": constant}),  # 5: not wired
+    ]
+    with FakeServer(scripted(answers)) as server:
+        config = write_config(tmp_path / "run.toml", server.url)
+        code, out = finish(
+            winnow(
+                run_args("e2e", suite, pool, "--config", str(config), "--max-experiments", "5"),
+                root,
+                home,
+            )
+        )
+    assert code == 0, out
+    rows = experiments(home, "e2e")
+    assert [e.status for e in rows] == ["kept", "kept", "invalid", "discarded", "invalid"], out
+    baseline, kept, outside, duplicate, constant_row = rows
+    assert kept.dev.score.sel_at_k > baseline.dev.score.sel_at_k
+    assert kept.dev_delta_lower > 0 and kept.incumbent_number == 1
+    assert "holdout" in kept.evaluations  # kept commits are scored on holdout, for the record
+    assert "holdout" not in constant_row.evaluations
+    assert "outside experiments/" in outside.reason and outside.commit is None
+    assert "harness/checks.py" in outside.diff
+    assert "identical to experiment 2" in duplicate.reason
+    assert "signals_wired" in constant_row.reason or "not_random" in constant_row.reason
+    assert "count every self-test" in kept.hypothesis
+
+    # The branch advanced on the kept commit only; every experiment's commit stays reachable.
+    branch = repo.heads["winnow/e2e"].commit
+    assert branch.hexsha == kept.commit
+    assert "Winnow-Status: kept" in branch.message and "Winnow-Experiment: 2" in branch.message
+    assert "dev sel@8" in branch.message and "holdout sel@8" in branch.message
+    listed = repo.git.for_each_ref("--format=%(refname) %(objectname)", "refs/winnow/e2e")
+    refs = dict(line.split() for line in listed.splitlines())
+    assert set(refs) == {f"refs/winnow/e2e/{n}" for n in (1, 2, 4, 5)}
+    assert "Winnow-Status: invalid" in repo.commit(refs["refs/winnow/e2e/5"]).message
+    assert (branch.tree / "harness" / "checks.py").data_stream.read() != b"CHECKS = []\n"
+    assert repo.head.commit.message == "start"  # the user's checkout was never touched
+
+    # Every call is in the ledger, failed ones too, with tokens and prices.
+    ledger = Ledger.open(home / "ledger.sqlite", readonly=True)
+    run = ledger.get_run("e2e")
+    assert run.status == "finished" and run.proposer == "llm"
+    spent = ledger.spent(run.id)
+    ledger.close()
+    assert len(server.requests) == 7
+    assert spent > 0
+    prompt = server.requests[1][1]["messages"][1]["content"]
+    assert "program.md" in prompt or "Research directive" in prompt
+    assert "def select(problem, candidates, probe)" in prompt  # the selector API
+    assert "MIN_TEST_VOTES = 2" in prompt  # the current files
+
+
+def test_provider_down_ends_the_run_cleanly(research, tmp_path: Path) -> None:
+    repo, suite, pool, home = research
+    with FakeServer(scripted([error(503, "down for maintenance")])) as server:
+        config = write_config(tmp_path / "run.toml", server.url)
+        code, out = finish(
+            winnow(
+                run_args("down", suite, pool, "--config", str(config)),
+                Path(repo.working_tree_dir),
+                home,
+            )
+        )
+    assert code == 1, out
+    ledger = Ledger.open(home / "ledger.sqlite", readonly=True)
+    run = ledger.get_run("down")
+    assert run.status == "failed" and "proposer is down" in (run.reason or "")
+    assert [e.status for e in ledger.experiments(run.id)] == ["kept"]  # the baseline stays
+    ledger.close()
+    assert len(server.requests) == 3  # one call and two retries, all recorded
+
+
+def test_max_cost_stops_the_run(research, tmp_path: Path) -> None:
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    weak = (root / "experiments" / "selector.py").read_text()
+    answers = [proposal("tweak", {"experiments/selector.py": weak + "\n# tweak\n"})]
+    with FakeServer(scripted(answers)) as server:
+        config = write_config(tmp_path / "run.toml", server.url, input_usd_per_mtok=1e5)
+        code, out = finish(
+            winnow(
+                run_args("cost", suite, pool, "--config", str(config), "--max-cost", "0.5"),
+                root,
+                home,
+            )
+        )
+    assert code == 0, out
+    ledger = Ledger.open(home / "ledger.sqlite", readonly=True)
+    run = ledger.get_run("cost")
+    assert "--max-cost 0.5 reached" in (run.reason or "")
+    assert ledger.spent(run.id) >= 0.5
+    assert len(ledger.experiments(run.id)) == 2  # the baseline and the one paid proposal
+    ledger.close()
+
+
+def test_refuses_a_dirty_tree_and_a_changed_harness(research) -> None:
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    (root / "experiments" / "selector.py").write_text("# edited, not committed\n")
+    code, out = finish(winnow(run_args("dirty", suite, pool), root, home))
+    assert code == 2 and "uncommitted changes" in out and "experiments/selector.py" in out
+    repo.git.checkout("--", "experiments/selector.py")
+    (root / "harness" / "metrics.py").write_text("# a different judge\n")
+    repo.git.commit("-qam", "change the judge", author="t <t@t>")
+    code, out = finish(winnow(run_args("judge", suite, pool), root, home))
+    assert code == 2 and "differs from harness/" in out, out
+    assert "winnow/judge" not in [h.name for h in repo.heads]
+
+
+def test_search_proposer_offline(research) -> None:
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    code, out = finish(
+        winnow(run_args("search", suite, pool, "--max-experiments", "4"), root, home)
+    )
+    assert code == 0, out
+    rows = experiments(home, "search")
+    assert len(rows) == 4 and rows[0].status == "kept"
+    assert all(e.proposer == "search" for e in rows[1:])
+    assert all(e.hypothesis.startswith("search trial") for e in rows[1:])
+    assert (home / "optuna").is_dir() and list((home / "optuna").glob("*.sqlite"))
+    # Resuming the same tag continues the numbering and the same study.
+    code, out = finish(
+        winnow(run_args("search", suite, pool, "--max-experiments", "6"), root, home)
+    )
+    assert code == 0, out
+    rows = experiments(home, "search")
+    assert [e.number for e in rows] == [1, 2, 3, 4, 5, 6]
+    trial_numbers = [int(e.hypothesis.split()[2].rstrip(":")) for e in rows[1:]]
+    assert trial_numbers == sorted(set(trial_numbers))  # no trial asked twice
+    assert git.Repo(root).heads["winnow/search"].commit.hexsha in {
+        e.commit for e in rows if e.status == "kept"
+    }
