@@ -8,11 +8,11 @@ from pathlib import Path
 
 import git
 import pytest
-
 from fakeserver import FakeServer, Reply, chat_completion, error, scripted
-from ledger.store import Ledger
 from loop_fixtures import experiments, finish, make_repo, winnow
 from synthetic import write_synthetic
+
+from ledger.store import Ledger
 
 
 @pytest.fixture

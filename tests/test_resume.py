@@ -8,7 +8,6 @@ from pathlib import Path
 
 import git
 import pytest
-
 from loop_fixtures import experiments, finish, kill, make_repo, running_number, wait_for, winnow
 from synthetic import write_synthetic
 
@@ -38,9 +37,8 @@ def args(suite: Path, pool: Path, most: int) -> list[str]:
 
 def refs(repo: git.Repo) -> dict[int, str]:
     listed = repo.git.for_each_ref("--format=%(refname) %(objectname)", f"refs/winnow/{TAG}")
-    return {
-        int(name.rsplit("/", 1)[1]): sha for name, sha in (l.split() for l in listed.splitlines())
-    }
+    pairs = (row.split() for row in listed.splitlines())
+    return {int(name.rsplit("/", 1)[1]): sha for name, sha in pairs}
 
 
 def check_after_kill(repo: git.Repo, home: Path, before: list, killed: int) -> None:
