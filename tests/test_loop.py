@@ -168,7 +168,10 @@ def test_refuses_a_dirty_tree_and_a_changed_harness(research) -> None:
     assert code == 2 and "uncommitted changes" in out and "experiments/selector.py" in out
     repo.git.checkout("--", "experiments/selector.py")
     (root / "harness" / "metrics.py").write_text("# a different judge\n")
-    repo.git.commit("-qam", "change the judge", author="t <t@t>")
+    repo.git.add("--all")
+    repo.index.commit(
+        "change the judge", author=git.Actor("t", "t@t"), committer=git.Actor("t", "t@t")
+    )
     code, out = finish(winnow(run_args("judge", suite, pool), root, home))
     assert code == 2 and "differs from harness/" in out, out
     assert "winnow/judge" not in [h.name for h in repo.heads]
