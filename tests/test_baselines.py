@@ -1,0 +1,123 @@
+"""Baseline arms (harness/baselines.py) on hand-built signals where the right pick is known."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.baselines import (
+    ProblemSignals,
+    baseline_arms,
+    cluster,
+    codet,
+    codet_product,
+    first,
+    logprob,
+    most_passed,
+    oracle,
+    random_arm,
+)
+from harness.metrics import pick_value, tied_set
+
+ALL = np.arange(5)
+
+
+def signals(
+    passes: list[list[int]], weights: list[int], correct: list[int], **kw
+) -> ProblemSignals:
+    return ProblemSignals(
+        correct=np.array(correct, dtype=bool),
+        passes=np.array(passes, dtype=bool),
+        weights=np.array(weights, dtype=float),
+        logprobs=kw.get("logprobs"),
+    )
+
+
+# Four candidates agree on passing t0 only; one candidate passes all three tests alone.
+# CodeT (sqrt):  group {0,1,2,3}: 1 test x sqrt(4) = 2;  group {4}: 3 tests x sqrt(1) = 3.
+# Product:       group {0,1,2,3}: 1 test x 4 = 4;        group {4}: 3 tests x 1 = 3.
+# So codet picks candidate 4 and codet_product the group of four. Only candidate 4 is correct.
+AGREE = signals(
+    passes=[[1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 1, 1]],
+    weights=[1, 1, 1],
+    correct=[0, 0, 0, 0, 1],
+)
+
+
+def picks(arm, s: ProblemSignals, idx: np.ndarray = ALL) -> list[int]:
+    """Sample indices of the arm's tied top set on subset ``idx``."""
+    return idx[tied_set(arm(s, idx))].tolist()
+
+
+def test_codet_square_root_and_product_choose_differently() -> None:
+    np.testing.assert_allclose(codet(AGREE, ALL), [2, 2, 2, 2, 3])
+    np.testing.assert_allclose(codet_product(AGREE, ALL), [4, 4, 4, 4, 3])
+    assert picks(codet, AGREE) == [4]
+    assert picks(codet_product, AGREE) == [0, 1, 2, 3]
+    assert pick_value(codet(AGREE, ALL), AGREE.correct) == 1.0
+    assert pick_value(codet_product(AGREE, ALL), AGREE.correct) == 0.0
+
+
+def test_codet_groups_are_formed_within_the_subset() -> None:
+    # Subset {0, 1, 4}: the agreeing group has two members here: 1 x sqrt(2) < 3 and 1 x 2 < 3.
+    idx = np.array([0, 1, 4])
+    np.testing.assert_allclose(codet(AGREE, idx), [np.sqrt(2), np.sqrt(2), 3])
+    assert picks(codet, AGREE, idx) == [4]
+    assert picks(codet_product, AGREE, idx) == [4]
+
+
+def test_a_group_that_passes_nothing_scores_zero() -> None:
+    s = signals(passes=[[0, 0], [0, 0], [0, 0], [1, 0], [0, 0]], weights=[1, 1], correct=[0] * 5)
+    # Four candidates agree on failing everything: a big group, but 0 tests x anything = 0.
+    np.testing.assert_allclose(codet(s, ALL), [0, 0, 0, 1, 0])
+    assert picks(codet_product, s) == [3]
+
+
+def test_cluster_picks_the_largest_behaviour_group() -> None:
+    np.testing.assert_allclose(cluster(AGREE, ALL), [4, 4, 4, 4, 1])
+    assert picks(cluster, AGREE) == [0, 1, 2, 3]
+
+
+def test_cluster_without_self_tests_is_one_group() -> None:
+    s = ProblemSignals(np.zeros(5, bool), np.zeros((5, 0), bool), np.zeros(0), None)
+    np.testing.assert_allclose(cluster(s, ALL), [5] * 5)
+
+
+def test_most_passed_counts_a_test_as_often_as_it_was_generated() -> None:
+    # t0 was generated three times; t1 and t2 once each. Candidate 0 passes t0 only (3 votes),
+    # candidate 1 passes t1 and t2 (2 votes). Counted once each, candidate 1 would win (2 > 1).
+    s = signals(passes=[[1, 0, 0], [0, 1, 1]], weights=[3, 1, 1], correct=[1, 0])
+    idx = np.arange(2)
+    np.testing.assert_allclose(most_passed(s, idx), [3, 2])
+    assert picks(most_passed, s, idx) == [0]
+    unweighted = signals(passes=[[1, 0, 0], [0, 1, 1]], weights=[1, 1, 1], correct=[1, 0])
+    assert picks(most_passed, unweighted, idx) == [1]
+
+
+def test_first_picks_the_earliest_sample_of_the_subset() -> None:
+    idx = np.array([3, 1, 4])
+    assert picks(first, AGREE, idx) == [1]
+
+
+def test_logprob_picks_the_highest_mean_logprob() -> None:
+    s = signals(
+        passes=[[0]] * 5,
+        weights=[1],
+        correct=[0, 0, 1, 0, 0],
+        logprobs=np.array([-0.5, -0.2, -0.1, -0.9, -0.3]),
+    )
+    assert picks(logprob, s) == [2]
+    assert picks(logprob, s, np.array([0, 3, 4])) == [4]  # -0.3 is the best of these three
+
+
+def test_oracle_reads_the_hidden_labels_and_random_ties_everything() -> None:
+    assert picks(oracle, AGREE) == [4]
+    assert picks(random_arm, AGREE) == [0, 1, 2, 3, 4]
+    # The random arm's value is the share of correct candidates in the subset.
+    assert pick_value(random_arm(AGREE, ALL), AGREE.correct) == 0.2
+
+
+def test_every_baseline_is_present_and_logprob_only_with_logprobs() -> None:
+    common = ["random", "oracle", "first", "most_passed", "cluster", "codet", "codet_product"]
+    assert [a for a in baseline_arms(True) if a != "logprob"] == common
+    assert "logprob" in baseline_arms(True)
+    assert list(baseline_arms(False)) == common
