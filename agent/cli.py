@@ -17,10 +17,13 @@ import typer
 
 from agent.evalcmd import check_exit, default_selector, emit, run_eval
 from agent.loop import RunSpec
+from agent.reportcmd import show_log, show_report
 from agent.runcmd import run_loop
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.evaluate import EvalSpec
+from harness.home import ledger_path
+from ledger.errors import LedgerError
 
 app = typer.Typer(
     add_completion=False,
@@ -30,7 +33,7 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-USER_ERRORS: tuple[type[BaseException], ...] = (InputError,)
+USER_ERRORS: tuple[type[BaseException], ...] = (InputError, LedgerError)
 
 
 def user_errors(func: F) -> F:
@@ -182,3 +185,37 @@ def run_command(
     )
     summary = run_loop(spec, config, proposer, model, api_base, Path.cwd())
     raise typer.Exit(0 if summary.status in ("finished", "stopped") else 1)
+
+
+# -- winnow log / winnow report --------------------------------------------------------------------
+
+LEDGER = typer.Option(
+    None, "--ledger", help="the ledger file (default: $WINNOW_HOME/ledger.sqlite)"
+)
+RUN_TAG = typer.Option(None, "--run", help="the run's tag (default: the latest run)")
+
+
+@app.command("log")
+@user_errors
+def log_command(
+    run: str | None = RUN_TAG,
+    status: str | None = typer.Option(
+        None, "--status", help="only this status: kept, discarded, crashed, invalid, ... stale"
+    ),
+    ledger: Path | None = LEDGER,
+    as_json: bool = JSON,
+) -> None:
+    """One line per experiment: commit, status, dev sel@k and its change, holdout, cost."""
+    show_log(ledger or ledger_path(), run, status, as_json)
+
+
+@app.command("report")
+@user_errors
+def report_command(
+    run: str | None = RUN_TAG,
+    html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
+    ledger: Path | None = LEDGER,
+    as_json: bool = JSON,
+) -> None:
+    """The morning review: the run, baselines, best selector, keep rate, failures, spend."""
+    show_report(ledger or ledger_path(), run, html, as_json)

@@ -38,7 +38,7 @@ class Series:
     color: str
     style: str = "dots"  # dots | line | steps (a line also marks its points)
     marker: str = "circle"  # circle | square | diamond | cross
-    size: float = 4.0
+    size: float = 4.0  # marker radius in pixels; 0 draws a line without markers
     hollow: bool = False
     css: str = ""  # extra classes on every marker
     titles: Sequence[str] = field(default_factory=tuple)  # one tooltip per point
@@ -235,6 +235,8 @@ def _series(frame: Frame, s: Series, x: Axis, y: Axis) -> list[str]:
             f"<polyline class='line' points='{coords}' fill='none' stroke='{s.color}' "
             f"stroke-width='2'><title>{escape(s.label)}</title></polyline>"
         )
+    if s.size <= 0:
+        return parts  # a bare line: no markers
     for i, ((px, py), (dx, dy)) in enumerate(zip(pixels, s.points, strict=False)):
         tip = s.titles[i] if i < len(s.titles) else f"{s.label}: {_fmt(dx, x)}, {_fmt(dy, y)}"
         parts.append(_marker(s, px, py, tip))
@@ -279,8 +281,10 @@ def _legend(
                 f"<line x1='{left}' x2='{left + 22}' y1='{cy}' y2='{cy}' stroke='{s.color}' "
                 "stroke-width='2'/>"
             )
-        parts.append(_marker(Series(s.label, (), s.color, marker=s.marker, size=min(s.size, 5),
-                                    hollow=s.hollow), left + 11, cy, s.label))  # fmt: skip
+        if s.size > 0:
+            sample = Series(s.label, (), s.color, marker=s.marker, size=min(s.size, 5),
+                            hollow=s.hollow)  # fmt: skip
+            parts.append(_marker(sample, left + 11, cy, s.label))
         parts.append(f"<text x='{left + 30}' y='{cy + 4}'>{escape(s.label)}</text>")
         row += 1
     for ref in refs:

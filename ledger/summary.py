@@ -8,6 +8,7 @@ per-problem counts; a missing value stays None.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -108,6 +109,11 @@ class Report:
     def simulated(self) -> bool:
         evaluated = any(e.simulated for x in self.experiments for e in x.evaluations.values())
         return self.run.simulated or bool(self.pool and self.pool["simulated"]) or evaluated
+
+    def comparison(self, split: str, baseline: str) -> Comparison | None:
+        return next(
+            (c for c in self.comparisons if c.split == split and c.baseline == baseline), None
+        )
 
     def experiment(self, number: int | None) -> ExperimentView | None:
         return next((e for e in self.experiments if e.number == number), None)
@@ -217,7 +223,7 @@ def _pool(session: Session, pool_id: str | None) -> dict[str, Any] | None:
     if record is None:
         return None
     data = record.model_dump()
-    data["params"] = data.pop("params_json")
+    data["params"] = json.loads(data.pop("params_json"))
     return data
 
 
