@@ -93,6 +93,10 @@ class SelectorProcess:
                 os.chmod(path, 0o755 if path.is_dir() else 0o644)
         slot = SELECTOR_UID_OFFSET
         self.proc, self.tmp, settings = launch(config, level, slot, binds)
+        if self.tmp is not None and settings["child_uid"] is not None:
+            # Process level as root: the selector runs as another uid and must be able to
+            # write its scratch files here (else tempfile falls back to /tmp, outside its view).
+            os.chown(self.tmp.name, settings["child_uid"], settings["child_uid"])
         inside_stage = "/opt/winnow" if level == "bwrap" else str(self.stage)
         # Under bwrap all of /tmp is private, but a host path under /tmp (a WINNOW_HOME, a
         # suite) must still count as an attempt: the selector's own directory is a sub-folder.
