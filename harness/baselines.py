@@ -14,12 +14,16 @@ argmax and scores ties as the expected correctness over the tied set.
   set of self-tests they pass; a group scores (tests passed, with multiplicity) x sqrt(size),
   as CodeT's released code does; every member of the top group shares its score.
 - ``codet_product``: the paper's plain product (tests passed) x (group size).
-- ``reward_model`` and ``reward_then_codet``: see ``harness/reward.py``; run when a scorer is
-  configured.
+- ``reward_model``: the highest score of the configured reward model or judge
+  (``harness/reward.py``).
+- ``reward_then_codet``: CodeT (as ``codet``) among the top quarter of the subset by reward
+  score (at least one candidate; a tie at the cut is kept); the rest score below any of them.
+  Both reward arms run whenever a scorer is configured.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -84,6 +88,34 @@ def codet(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
 
 def codet_product(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
     return codet_scores(s.passes[idx], s.weights, 1.0)
+
+
+REWARD_SHARE = 0.25  # reward_then_codet runs CodeT on this share of the subset, by reward
+
+
+def reward_model(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
+    assert s.rewards is not None
+    return s.rewards[idx]
+
+
+def top_share(scores: np.ndarray, share: float) -> np.ndarray:
+    """Mask of the ``ceil(share * len)`` highest scores (at least one), ties at the cut kept."""
+    count = max(1, math.ceil(share * len(scores)))
+    cut = np.sort(scores)[::-1][count - 1]
+    return scores >= cut
+
+
+def reward_then_codet(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
+    assert s.rewards is not None
+    keep = top_share(s.rewards[idx], REWARD_SHARE)
+    scores = np.full(len(idx), -1.0)  # CodeT scores are >= 0: the rest is never picked
+    scores[keep] = codet_scores(s.passes[idx][keep], s.weights, 0.5)
+    return scores
+
+
+def reward_arms() -> dict[str, Arm]:
+    """The arms that run beside the baselines when a scorer is configured."""
+    return {"reward_model": reward_model, "reward_then_codet": reward_then_codet}
 
 
 def baseline_arms(has_logprobs: bool) -> dict[str, Arm]:

@@ -17,6 +17,10 @@
 9. ``harness_integrity``: ``harness/`` hashed the same before and after the evaluation.
 10. ``baseline_sanity``: the simulated ``random`` arm matches its exact value; no arm beats
     ``oracle`` on any problem; every arm covers the same problems and subsets.
+11. ``reward_signal`` (when a scorer is configured, with or without a selector): every candidate
+    got a score, and the scores are not constant or near-constant: they must differ (by more
+    than ``NEAR_CONSTANT`` of their scale) on at least ``MIN_VARYING`` of the problems whose
+    candidates are not all the same program.
 
 The wiring re-runs (determinism, order, ablations) use the first subset of every problem.
 """
@@ -24,6 +28,7 @@ The wiring re-runs (determinism, order, ablations) use the first subset of every
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +44,8 @@ from harness.selection import SelectorFailure, SelectorProcess
 
 MOST = 0.5  # share of problems on which a declared signal must be asked for
 RANDOM_SIGMAS = 4.0  # tolerance of the random arm against its exact value, in standard errors
+NEAR_CONSTANT = 1e-6  # reward scores closer than this x max(1, |largest|) count as equal
+MIN_VARYING = 0.2  # share of problems (with differing programs) on which rewards must vary
 
 
 def check_selector(
@@ -68,7 +75,7 @@ def check_selector(
         result = summarize(prepared, runs, session, started)
         checks.append(CheckResult("selector_runs", False, runs["selector"].failure or ""))
         checks.append(_leakage(exc.attempts))
-        return _finish(result, checks, before, started)
+        return _finish(result, checks, before, started, prepared)
 
     with process:
         if progress:
@@ -80,7 +87,7 @@ def check_selector(
             checks.append(CheckResult("selector_runs", False, main.failure))
             checks.append(_parity(main, prepared, session))
             checks.append(_leakage(process.attempts))
-            return _finish(result, checks, before, started)
+            return _finish(result, checks, before, started, prepared)
         subsets = sum(len(p.subsets) for p in prepared.problems)
         checks.append(CheckResult("selector_runs", True, f"{subsets} subsets scored"))
         checks.append(_parity(main, prepared, session))
@@ -90,7 +97,7 @@ def check_selector(
         checks += _stability(process, prepared, session, main)
         checks.append(_leakage(process.attempts))
     checks.append(_sanity(prepared, runs, result))
-    return _finish(result, checks, before, started)
+    return _finish(result, checks, before, started, prepared)
 
 
 def check_baselines(
@@ -99,12 +106,18 @@ def check_baselines(
     """An evaluation without a selector still carries the baseline and integrity checks."""
     before = harness_hash()
     result = summarize(prepared, runs, session, started)
-    return _finish(result, [_sanity(prepared, runs, result)], before, started)
+    return _finish(result, [_sanity(prepared, runs, result)], before, started, prepared)
 
 
 def _finish(
-    result: EvalResult, checks: list[CheckResult], before: str, started: float
+    result: EvalResult,
+    checks: list[CheckResult],
+    before: str,
+    started: float,
+    prepared: Prepared,
 ) -> EvalResult:
+    if prepared.problems[0].reward is not None:
+        checks.append(_reward_signal(prepared))
     after = harness_hash()
     same = before == after
     checks.append(
@@ -306,3 +319,34 @@ def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> 
         f"random {random_run.mean():.4f} = exact {exact.mean():.4f} (±{RANDOM_SIGMAS * std:.4f}); "
         f"no arm above oracle; {len(problems)} problems, {sum(subsets)} subsets for every arm",
     )
+
+
+def _reward_signal(prepared: Prepared) -> CheckResult:
+    """The configured scorer scored everything, and its scores carry information."""
+    problems = prepared.problems
+    errors = [p.reward.error for p in problems if p.reward and p.reward.error]
+    if errors:
+        return CheckResult(
+            "reward_signal",
+            False,
+            f"the scorer failed on {len(errors)} of {len(problems)} problems (first: {errors[0]}); "
+            "the reward arms and probe.reward are unavailable there",
+        )
+    values = [p.signals.rewards for p in problems if p.signals.rewards is not None]
+    every = np.concatenate(values)
+    tolerance = NEAR_CONSTANT * max(1.0, float(np.abs(every).max()))
+    differing = [i for i, p in enumerate(problems) if len({c.program for c in p.candidates}) > 1]
+    varying = [i for i in differing if np.ptp(values[i]) > tolerance]
+    methods = Counter(r.method for p in problems if p.reward for r in p.reward.results)
+    evidence = (
+        f"{len(every)} scores in [{every.min():.6g}, {every.max():.6g}], "
+        f"{len(np.unique(every))} distinct; they vary on {len(varying)} of the {len(differing)} "
+        f"problems whose programs differ (required: {MIN_VARYING:.0%}, by more than "
+        f"{tolerance:.0e}); methods: "
+        + ", ".join(f"{m} {c}" for m, c in sorted(methods.items()))
+    )
+    if np.ptp(every) <= tolerance:
+        return CheckResult("reward_signal", False, "constant score, not a signal: " + evidence)
+    if len(varying) < MIN_VARYING * len(differing):
+        return CheckResult("reward_signal", False, "near-constant score: " + evidence)
+    return CheckResult("reward_signal", True, evidence)

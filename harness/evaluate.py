@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from harness.api import Candidate
-from harness.baselines import ProblemSignals, baseline_arms
+from harness.baselines import ProblemSignals, baseline_arms, reward_arms
 from harness.cache import ExecCache
+from harness.calibration import calibrate
 from harness.config import RunConfig
 from harness.errors import InputError
 from harness.executor import Executor
@@ -35,7 +36,8 @@ from harness.metrics import (
 )
 from harness.pools import Pool, Sample, import_pool, load_pool
 from harness.probe import Meter, ProblemProbe
-from harness.results import ArmResult, Compute, EvalResult, ProblemPick
+from harness.results import ArmResult, Calibration, Compute, EvalResult, ProblemPick
+from harness.reward import ProblemRewards, Scorer, attach_rewards, reward_server, summarize_scorer
 from harness.sandbox import Sandbox
 from harness.selection import SelectorFailure, SelectorProcess
 from harness.suites import Suite, Task, load_suite
@@ -67,6 +69,7 @@ class ProblemData:
     raw_tests: list[str]  # as generated, duplicates kept
     test_column: dict[str, int]
     subsets: np.ndarray  # (R, k) sample indices
+    reward: ProblemRewards | None = None  # None when no scorer is configured
 
 
 @dataclass
@@ -82,7 +85,10 @@ class Prepared:
 
 
 class Session:
-    """The sandbox, the execution cache and the executor, shared by evaluations in a process."""
+    """The sandbox, the caches, the executor and the scorer, shared by evaluations in a process.
+
+    ``scorer.calls`` holds the scorer's requests until an evaluation takes them into its result.
+    """
 
     def __init__(self, config: RunConfig, cache: Path | None = None):
         self.config = config
@@ -90,6 +96,7 @@ class Session:
         self.sandbox = Sandbox(config.sandbox)
         self.cache = ExecCache(self.cache_path / "exec.sqlite")
         self.executor = Executor(self.sandbox, self.cache, config.exec.settings())
+        self.scorer = Scorer(config.scorer, self.cache_path) if config.scorer else None
 
     def run_tests(self, program: str, tests: list[str]) -> list[bool]:
         return [o.passed for o in self.executor.self_test([(program, tests)])[0]]
@@ -97,6 +104,8 @@ class Session:
     def close(self) -> None:
         self.sandbox.close()
         self.cache.close()
+        if self.scorer is not None:
+            self.scorer.close()
 
     def __enter__(self) -> Session:
         return self
@@ -189,6 +198,9 @@ def prepare(spec: EvalSpec, session: Session, progress: Progress | None = None) 
                 subsets=draw_subsets(n, k, config.eval.repeats, config.eval.seed, task.task_id),
             )
         )
+    if session.scorer is not None:
+        total = sum(len(p.candidates) for p in problems)
+        attach_rewards(problems, session.scorer, _ticker(progress, "reward scores", total))
     return Prepared(
         suite=suite,
         pool=pool,
@@ -199,6 +211,21 @@ def prepare(spec: EvalSpec, session: Session, progress: Progress | None = None) 
         split=spec.split,
         problems_in_suite=len(suite.select(spec.split)),  # type: ignore[arg-type]
     )
+
+
+def at_k(prepared: Prepared, k: int, repeats: int) -> Prepared:
+    """The same prepared problems with the paired k-subsets ``prepare`` draws at this ``k``
+    (``repeats`` subsets, the same seed): labels, self-test results and scores are reused, so
+    a sweep over k (``harness/sweep.py``) labels once and scores exactly like ``evaluate``."""
+    for data in prepared.problems:
+        if k > len(data.samples):
+            n = len(data.samples)
+            raise InputError(f"k={k} is larger than the pool: {data.task.task_id} has {n}")
+    problems = [
+        replace(p, subsets=draw_subsets(len(p.samples), k, repeats, prepared.seed, p.task.task_id))
+        for p in prepared.problems
+    ]
+    return replace(prepared, problems=problems, k=k, repeats=max(len(p.subsets) for p in problems))
 
 
 def _ticker(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
@@ -258,9 +285,11 @@ def run_selector(
     """Score the sandboxed selector; a failure on any problem ends the run with its reason.
 
     ``ablate`` maps task id to {signal: permutation}; ``shuffle_seed`` presents each subset's
-    candidates in a shuffled order (scores are mapped back to sample order).
+    candidates in a shuffled order (scores are mapped back to sample order); ``scorer_for``
+    serves ``probe.reward`` (default: the configured scorer's scores, see harness/reward.py).
     """
     budget = session.config.budget
+    scorer_for = scorer_for or reward_server
     values: list[float] = []
     picks: list[ProblemPick] = []
     meters: list[Meter] = []
@@ -282,7 +311,7 @@ def run_selector(
                 meter,
                 session.run_tests,
                 ablate=(ablate or {}).get(data.task.task_id),
-                scorer=scorer_for(data) if scorer_for else None,
+                scorer=scorer_for(data),
             )
             try:
                 got = process.select(data.task.problem, [data.candidates[i] for i in shown], probe)
@@ -388,6 +417,10 @@ def summarize(
         )
     if pool.simulated:
         result.warnings.append("SIMULATED pool: candidates were made by mutating references")
+    if session.scorer is not None:
+        result.llm_calls = session.scorer.take_calls()
+        result.scorer = summarize_scorer(session.scorer, problems, result.llm_calls)
+        result.calibration = _calibration(prepared, runs)
     if session.sandbox.fallback_reason:
         result.warnings.append(f"sandbox level 'process': {session.sandbox.fallback_reason}")
     return result
@@ -404,24 +437,58 @@ def _compute(run: ArmRun) -> Compute:
     return Compute(
         executions=per_subset("executions"),
         reward_calls=per_subset("reward_calls"),
+        reward_tokens=per_subset("reward_tokens"),
         generated_tokens=per_subset("generated_tokens"),
         over_budget_problems=sum(m.over_budget for m in run.meters),
     )
 
 
 def baseline_runs(prepared: Prepared) -> dict[str, ArmRun]:
+    """Every baseline arm; the reward arms too when a scorer is configured (failed if it did)."""
+    arms = baseline_arms(prepared.pool.has_logprobs())
+    scored = prepared.problems[0].reward is not None
+    errors = [p.reward.error for p in prepared.problems if p.reward and p.reward.error]
     runs = {}
-    for name, arm in baseline_arms(prepared.pool.has_logprobs()).items():
-        runs[name] = run_arm(prepared, name, arm)
-        runs[name].meters = [_baseline_meter(p, name) for p in prepared.problems]
+    for name, arm in (arms | (reward_arms() if scored else {})).items():
+        if name in reward_arms() and errors:
+            failure = f"the scorer failed on {len(errors)} problems (first: {errors[0]})"
+            runs[name] = ArmRun(np.array([]), [], failure=failure)
+            continue
+        run = runs[name] = run_arm(prepared, name, arm)
+        run.meters = [
+            _baseline_meter(p, name, s) for p, s in zip(prepared.problems, run.scores, strict=True)
+        ]
     return runs
 
 
-def _baseline_meter(data: ProblemData, name: str) -> Meter:
-    """Baselines that read self-test results use every candidate x distinct test per subset."""
-    uses_tests = name in ("most_passed", "cluster", "codet", "codet_product")
-    executions = data.subsets.shape[1] * len(data.tests) if uses_tests else 0
-    return Meter(executions=executions, subsets=1)
+def _baseline_meter(data: ProblemData, name: str, scores: list[np.ndarray]) -> Meter:
+    """What a trusted arm read, summed over the subsets: self-test results of the candidates it
+    ranks by them (every candidate x distinct test), and one reward call per candidate."""
+    meter = Meter(subsets=len(data.subsets))
+    if name in ("most_passed", "cluster", "codet", "codet_product"):
+        meter.executions = data.subsets.size * len(data.tests)
+    if name == "reward_then_codet":  # CodeT ran on the top quarter: the candidates above -1
+        ranked = sum(int((per > -1.0).sum()) for per in scores)
+        meter.executions = ranked * len(data.tests)
+    if name in reward_arms() and data.reward is not None:
+        meter.reward_calls = data.subsets.size
+        meter.reward_tokens = sum(data.reward.tokens(int(i)) for i in data.subsets.flat)
+    return meter
+
+
+def _calibration(prepared: Prepared, runs: dict[str, ArmRun]) -> Calibration:
+    arm = runs["reward_model"]
+    if arm.failure is not None:
+        return Calibration("unavailable", reason=arm.failure)
+    problems = prepared.problems
+    return calibrate(
+        [p.task.task_id for p in problems],
+        [p.signals.rewards for p in problems if p.signals.rewards is not None],
+        [p.signals.correct for p in problems],
+        arm.values,
+        runs["random"].values,
+        prepared.seed,
+    )
 
 
 def evaluate(spec: EvalSpec, session: Session, progress: Progress | None = None) -> EvalResult:

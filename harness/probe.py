@@ -32,6 +32,7 @@ class Meter:
 
     executions: int = 0
     reward_calls: int = 0
+    reward_tokens: int = 0  # tokens the asked-for scores took (as measured when scored)
     generated_tokens: int = 0
     subsets: int = 0  # select() calls this meter covers
     over_budget: bool = False
@@ -135,4 +136,12 @@ class ProblemProbe:
         if self.rewards > self.max_rewards:
             self.meter.over_budget = True
             raise BudgetExceeded(f"{self.rewards} reward calls asked, budget {self.max_rewards}")
-        return self.scorer(self._source("reward_model", candidate))
+        source = self._source("reward_model", candidate)
+        try:
+            value = self.scorer(source)
+        except SignalUnavailable:  # the scorer failed: recorded, so carrying on is caught
+            self.meter.unavailable.add("reward_model")
+            raise
+        if self.data.reward is not None:
+            self.meter.reward_tokens += self.data.reward.tokens(source)
+        return value

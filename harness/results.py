@@ -16,6 +16,7 @@ class Compute:
 
     executions: float = 0.0  # (candidate, test) executions asked of the probe
     reward_calls: float = 0.0  # reward-model or judge scores asked for
+    reward_tokens: float = 0.0  # tokens those scores took (as measured when first scored)
     generated_tokens: float = 0.0  # tokens generated on the arm's behalf
     over_budget_problems: int = 0  # problems on which the budget was exceeded
 
@@ -52,6 +53,78 @@ class ProblemPick:
 
 
 @dataclass
+class ScorerCall:
+    """One request to a scorer, as the ledger's ``llm_calls`` table records it."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    response: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None  # None when it could not be priced (every self-served model)
+    latency_s: float
+    error: str | None = None
+
+
+@dataclass
+class ScorerSummary:
+    """What the configured reward model or judge did in one evaluation."""
+
+    kind: str  # judge | reward_model
+    model: str
+    how: str  # the judge's method setting, or the reward model's endpoint
+    key: str  # hash of the scorer config that can change a score (the cache key)
+    scores: int  # candidates scored
+    failed: int  # candidates left without a score (the signal is unavailable there)
+    cached: int  # of the scores, how many came from the cache
+    methods: dict[str, int]  # scores per method: logprobs, grade, classify, ...
+    requests: int  # requests sent in this evaluation, retries included
+    failed_requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # None when no request could be priced
+    errors: list[str] = field(default_factory=list)  # the first few failures
+
+
+@dataclass
+class ProblemCalibration:
+    """How the scores of one problem's candidates relate to their correctness."""
+
+    task_id: str
+    n: int
+    correct: int
+    mean_correct: float | None  # None when no candidate is correct
+    mean_wrong: float | None  # None when every candidate is correct
+    auc: float | None  # P(score of a correct > score of a wrong), ties half; None if one class
+    argmax_correct: float  # the reward_model arm's sel@k on this problem
+    random: float  # the random arm's value on this problem
+
+
+@dataclass
+class Calibration:
+    """Whether the reward signal tells correct from wrong, and whether its argmax picks well.
+
+    "Real signal, weak selector": AUC above 0.5 on most mixed problems, yet ``argmax_correct``
+    no better than ``random``. "No signal": AUC indistinguishable from 0.5.
+    """
+
+    status: str  # ok | unavailable
+    reason: str = ""
+    problems: list[ProblemCalibration] = field(default_factory=list)
+    mixed_problems: int = 0  # problems with both correct and wrong candidates
+    correct_higher: int = 0  # of those, how many give correct candidates the higher mean
+    mean_correct: float | None = None  # over all correct candidates
+    mean_wrong: float | None = None  # over all wrong candidates
+    auc: float | None = None  # mean of the per-problem AUCs (what selection needs)
+    auc_low: float | None = None  # its 95% bootstrap interval over problems
+    auc_high: float | None = None
+    auc_pooled: float | None = None  # over all candidates at once (mixes problem difficulty)
+    argmax_correct: float | None = None  # reward_model arm's sel@k
+    random: float | None = None  # random arm's sel@k
+    reading: str = ""  # one line: what the numbers say
+
+
+@dataclass
 class HarnessInfo:
     hash: str
     commit: str | None
@@ -84,11 +157,15 @@ class EvalResult:
     warnings: list[str] = field(default_factory=list)
     problems_in_suite: int = 0
     picks: list[ProblemPick] = field(default_factory=list)
-    calibration: dict[str, Any] | None = None
+    calibration: Calibration | None = None  # when a scorer is configured
     budget: dict[str, Any] = field(default_factory=dict)
+    scorer: ScorerSummary | None = None  # when a scorer is configured
+    llm_calls: list[ScorerCall] = field(default_factory=list)  # the scorer's requests
 
-    def to_json(self, picks: bool = False) -> dict[str, Any]:
+    def to_json(self, picks: bool = False, calls: bool = False) -> dict[str, Any]:
         data = asdict(self)
         if not picks:
             data.pop("picks")
+        if not calls:
+            data.pop("llm_calls")
         return data
