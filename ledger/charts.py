@@ -232,7 +232,8 @@ def _series(frame: Frame, s: Series, x: Axis, y: Axis) -> list[str]:
                 path += [(x1, y0), (x1, y1)]
         coords = " ".join(f"{px:.1f},{py:.1f}" for px, py in path)
         parts.append(
-            f"<polyline class='line' points='{coords}' fill='none' stroke='{s.color}' "
+            f"<polyline class='{escape(('line ' + s.css).strip())}' points='{coords}' "
+            f"fill='none' stroke='{s.color}' "
             f"stroke-width='2'><title>{escape(s.label)}</title></polyline>"
         )
     if s.size <= 0:

@@ -1,0 +1,197 @@
+"""``winnow log`` and ``winnow report`` through the real CLI on a ledger of real evaluations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from ledgerdata import record_run
+from typer.testing import CliRunner
+
+from agent.cli import app
+from ledger.store import Ledger
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def overnight(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("overnight") / "ledger.sqlite"
+    record_run(path).close()
+    return path
+
+
+def winnow(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_log_prints_one_line_per_experiment(overnight: Path) -> None:
+    code, out, _ = winnow("log", "--ledger", str(overnight))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("run overnight")
+    rows = lines[2:]
+    assert [row.split()[0] for row in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert "kept" in rows[0] and "start: CodeT" in rows[0]
+    assert "discarded" in rows[1] and "#1" in rows[1]  # its change against the incumbent
+    assert "running (stale)" in rows[5]
+
+
+def test_log_json_has_the_scores_and_nulls_where_nothing_was_measured(overnight: Path) -> None:
+    code, out, _ = winnow("log", "--ledger", str(overnight), "--json")
+    assert code == 0
+    rows = json.loads(out)
+    for row in rows:
+        assert {"number", "commit", "status", "dev", "holdout", "hypothesis"} <= set(row)
+    kept, discarded, invalid, _, crashed, stale = rows
+    assert kept["status"] == "kept" and kept["dev"]["sel_at_k"] is not None
+    assert kept["holdout"]["sel_at_k"] is not None
+    assert discarded["dev"]["incumbent"] == 1 and discarded["dev"]["delta"] is not None
+    assert discarded["dev"]["delta_lower"] <= discarded["dev"]["delta"]
+    assert invalid["dev"]["sel_at_k"] is None and invalid["dev"]["status"] == "invalid"
+    assert invalid["holdout"] is None
+    assert crashed["dev"] is None and crashed["cost_usd"] is None
+    assert stale["status"] == "running" and stale["shown_status"] == "running (stale)"
+
+
+@pytest.mark.parametrize(
+    ("status", "numbers"), [("kept", [1]), ("discarded", [2, 4]), ("stale", [6])]
+)
+def test_log_filters_by_status(overnight: Path, status: str, numbers: list[int]) -> None:
+    code, out, _ = winnow("log", "--ledger", str(overnight), "--status", status, "--json")
+    assert code == 0
+    assert [row["number"] for row in json.loads(out)] == numbers
+
+
+def test_log_picks_the_run_by_tag_and_defaults_to_the_latest(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger.open(path) as ledger:
+        first = ledger.start_run("first", "b1", {}, "h", "optuna", None, False)
+        ledger.start_experiment(first, 1, "p", "only in first", "", "optuna")
+        ledger.start_run("second", "b2", {}, "h", "optuna", None, False)
+    assert json.loads(winnow("log", "--ledger", str(path), "--json")[1]) == []
+    code, out, _ = winnow("log", "--ledger", str(path), "--run", "first", "--json")
+    assert [row["hypothesis"] for row in json.loads(out)] == ["only in first"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("log", "--run", "nope"), "no run tagged 'nope'"),
+        (("report", "--run", "nope"), "no run tagged 'nope'"),
+        (("log", "--status", "great"), "unknown status 'great'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(
+    overnight: Path, args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = winnow(*args, "--ledger", str(overnight))
+    assert code == 2 and out == ""
+    assert err.startswith("winnow: error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_missing_ledger_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    for command in ("log", "report"):
+        code, _, err = winnow(command, "--ledger", str(tmp_path / "none.sqlite"))
+        assert code == 2 and "no ledger here" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_ledger_is_in_winnow_home(winnow_home: Path) -> None:
+    code, _, err = winnow("log")
+    assert code == 2 and str(winnow_home / "ledger.sqlite") in err
+
+
+def test_a_newer_ledger_is_refused_untouched(overnight: Path, tmp_path: Path) -> None:
+    path = tmp_path / "newer.sqlite"
+    shutil.copy(overnight, path)
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO migrations VALUES (99, 'from the future', 'later')")
+    before = path.read_bytes()
+    code, _, err = winnow("report", "--ledger", str(path))
+    assert code == 2 and "schema version 99 is newer" in err
+    assert path.read_bytes() == before
+
+
+def test_reading_never_changes_the_ledger(overnight: Path, tmp_path: Path) -> None:
+    before = overnight.read_bytes()
+    assert winnow("log", "--ledger", str(overnight))[0] == 0
+    assert winnow("report", "--ledger", str(overnight), "--html", str(tmp_path / "r.html"))[0] == 0
+    assert overnight.read_bytes() == before
+    with Ledger.open(overnight, readonly=True) as reader:
+        assert reader.experiments(reader.get_run().id)[5].status == "running"  # not "fixed"
+
+
+def test_report_json_gives_the_morning_review(overnight: Path) -> None:
+    code, out, _ = winnow("report", "--ledger", str(overnight), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["run"]["tag"] == "overnight" and data["simulated"] is False
+    assert data["best"] == 1
+    assert data["kept"] == 1 and data["decided"] == 5 and data["keep_rate"] == 0.2
+    assert data["statuses"] == {
+        "kept": 1, "discarded": 2, "invalid": 1, "crashed": 1, "running (stale)": 1,
+    }  # fmt: skip
+    assert set(data["baselines"]) == {"dev", "holdout"}
+    assert {"random", "oracle", "codet"} <= set(data["baselines"]["dev"]["arms"])
+    codet = next(c for c in data["comparisons"] if c["split"] == "dev" and c["baseline"] == "codet")
+    assert codet["difference"] == 0.0  # the best is CodeT itself: paired, identical
+    random = next(
+        c for c in data["comparisons"] if c["split"] == "dev" and c["baseline"] == "random"
+    )
+    assert random["low"] <= random["difference"] <= random["high"]
+    assert [f["name"] for f in data["failed_checks"]] == ["selector_runs"]
+    assert data["spend"]["llm_calls"] == 5 and data["spend"]["llm_errors"] == 1
+    assert data["spend"]["unpriced_calls"] == 1
+    assert data["spend"]["cost_usd"] == pytest.approx(0.0125 * (1 + 2 + 3 + 4))
+    dev_curve = dict((int(k), v) for k, v in data["curves"]["dev"])
+    assert dev_curve[1] == pytest.approx(data["baselines"]["dev"]["pass_at_1"])
+    assert dev_curve[4] == pytest.approx(data["baselines"]["dev"]["pass_at_k"])
+    assert len(data["experiments"]) == 6 and "diff" in data["experiments"][0]
+
+
+def test_report_in_the_terminal_names_the_best_and_the_failures(overnight: Path) -> None:
+    code, out, _ = winnow("report", "--ledger", str(overnight))
+    assert code == 0
+    assert "run overnight" in out and "best selector: #1" in out
+    assert "keep rate 20% (1 kept of 5 decided)" in out
+    assert "check failed: selector_runs" in out and "SIMULATED" not in out
+
+
+def test_a_simulated_run_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "sim.sqlite"
+    record_run(path, tag="sim", simulated=True).close()
+    code, out, _ = winnow("report", "--ledger", str(path), "--html", str(tmp_path / "r.html"))
+    assert code == 0 and "SIMULATED" in out
+    assert "SIMULATED" in (tmp_path / "r.html").read_text()
+    assert json.loads(winnow("report", "--ledger", str(path), "--json")[1])["simulated"] is True
+
+
+def test_report_html_replaces_its_own_page_but_nothing_else(
+    overnight: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "report.html"
+    for _ in range(2):
+        code, out, _ = winnow("report", "--ledger", str(overnight), "--html", str(page))
+        assert code == 0 and f"wrote {page}" in out
+    html = page.read_text().replace("xmlns='http://www.w3.org/2000/svg'", "")
+    for external in ("<script", "<link", "src=", "http://", "https://", "url("):
+        assert external not in html  # self-contained: nothing to fetch, nothing to run
+    notes = tmp_path / "notes.html"
+    notes.write_text("<html>my notes</html>")
+    code, _, err = winnow("report", "--ledger", str(overnight), "--html", str(notes))
+    assert code == 2 and "not a Winnow report" in err
+    assert notes.read_text() == "<html>my notes</html>"
+
+
+def test_a_run_without_experiments_still_reports(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger.open(path) as ledger:
+        ledger.start_run("empty", "b", {}, "h", "optuna", None, False)
+    code, out, _ = winnow("report", "--ledger", str(path), "--html", str(tmp_path / "r.html"))
+    assert code == 0 and "no kept experiment yet" in out
+    assert "No experiments recorded yet" in (tmp_path / "r.html").read_text()
