@@ -23,14 +23,18 @@ import os
 import platform
 import resource
 import select
+import shutil
 import signal
 import struct
 import sys
 import time
+from dataclasses import dataclass
 
 GRACE = 0.5  # seconds past a test's own alarm before the worker kills the child
 MAX_REPORT_BYTES = 1 << 20  # a child that writes more than this to its report pipe is killed
 DETAIL_CHARS = 300  # characters of an exception message kept in a report
+_QUOTE = json.encoder.encode_basestring_ascii  # C: a str as a JSON literal, for the reports
+_TEXT = io.StringIO.getvalue  # C: what a _Sink holds, even if the program rebinds its methods
 
 PRELOAD = [
     "typing",
@@ -80,45 +84,85 @@ def _read_exact(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-# -- seccomp: a child may signal only itself or its own process group --------------------------
-
-_SECCOMP = {  # arch: (audit arch, kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, denied)
-    "x86_64": (0xC000003E, 62, 200, 234, 129, 297, (101, 311, 424)),
-    "aarch64": (0xC00000B7, 129, 130, 131, 138, 240, (117, 271, 424)),
-}
+# -- seccomp: a child may act only on itself ----------------------------------------------------
 
 
-def install_seccomp() -> bool:
-    """Deny signals to other processes, ptrace, process_vm_writev and pidfd_send_signal."""
-    spec = _SECCOMP.get(platform.machine())
-    if spec is None:
+@dataclass(frozen=True)
+class _Syscalls:
+    """The syscall numbers the filter looks at on one architecture."""
+
+    audit_arch: int
+    signal: tuple[int, ...]  # kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo
+    # prlimit64, sched_setaffinity, sched_setscheduler, sched_setparam, sched_setattr: each
+    # takes a target pid first; aimed at the worker they would kill or starve every later run
+    # of the slot (a lowered RLIMIT_CPU, SCHED_IDLE, one CPU), so only "self" is allowed.
+    self_only: tuple[int, ...]
+    setpriority: int  # (which, who, prio): PRIO_USER would renice every process of the uid
+    denied: tuple[int, ...]  # ptrace, process_vm_writev, pidfd_send_signal, ioprio_set
+    spawn: tuple[int, ...]  # fork, vfork: refused outright when spawning is not allowed
+    clone: int  # allowed for threads only when spawning is not allowed
+    clone3: int  # its flags are behind a pointer: ENOSYS, so that libc falls back to clone
+
+
+_SYSCALLS = {
+    "x86_64": _Syscalls(
+        0xC000003E, (62, 200, 234, 129, 297), (302, 203, 144, 142, 314), 141,
+        (101, 311, 424, 251), (57, 58), 56, 435,
+    ),
+    "aarch64": _Syscalls(
+        0xC00000B7, (129, 130, 131, 138, 240), (261, 122, 119, 118, 274), 140,
+        (117, 271, 424, 30), (), 220, 435,
+    ),
+}  # fmt: skip
+_LD, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06  # classic BPF opcodes
+_ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # SECCOMP_RET_*
+_NR, _ARCH, _ARG0, _ARG1 = 0, 4, 16, 24  # offsets in struct seccomp_data (low words of args)
+_CLONE_THREAD = 0x10000
+
+
+def _filter(calls: _Syscalls, pid: int, spawn: bool) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k), with jumps written as label names and resolved here."""
+    code: list = [(_LD, None, None, _ARCH), (_JEQ, None, "deny", calls.audit_arch)]
+    code += [(_LD, None, None, _NR), (_JGE, "deny", None, 0x40000000)]  # x32 ABI: refuse
+    code += [(_JEQ, "deny", None, nr) for nr in calls.denied]
+    if not spawn:
+        code += [(_JEQ, "deny", None, nr) for nr in calls.spawn]
+        code += [(_JEQ, "nosys", None, calls.clone3), (_JEQ, "clone", None, calls.clone)]
+    code += [(_JEQ, "priority", None, calls.setpriority)]
+    code += [(_JEQ, "signal", None, nr) for nr in calls.signal]
+    code += [(_JEQ, "self", None, nr) for nr in calls.self_only]
+    code += [(_RET, None, None, _ALLOW)]
+    code += ["clone", (_LD, None, None, _ARG0), (_JSET, "allow", "deny", _CLONE_THREAD)]
+    code += ["priority", (_LD, None, None, _ARG0), (_JEQ, None, "deny", 0)]  # PRIO_PROCESS
+    code += [(_LD, None, None, _ARG1), (_JEQ, "allow", "self_or_deny", pid)]
+    code += ["signal", (_LD, None, None, _ARG0), (_JEQ, "allow", None, (-pid) & 0xFFFFFFFF)]
+    code += ["self", (_LD, None, None, _ARG0), (_JEQ, "allow", None, pid)]
+    code += ["self_or_deny", (_JEQ, "allow", "deny", 0)]  # 0: the caller (its group for kill)
+    code += ["allow", (_RET, None, None, _ALLOW), "deny", (_RET, None, None, _EPERM)]
+    code += ["nosys", (_RET, None, None, _ENOSYS)]
+    labels: dict[str, int] = {}
+    program: list[tuple] = []
+    for item in code:
+        if isinstance(item, str):
+            labels[item] = len(program)
+        else:
+            program.append(item)
+    resolved = [
+        (op, labels[jt] - i - 1 if jt else 0, labels[jf] - i - 1 if jf else 0, k)
+        for i, (op, jt, jf, k) in enumerate(program)
+    ]
+    assert all(0 <= jt < 256 and 0 <= jf < 256 for _, jt, jf, _ in resolved)  # forward only
+    return resolved
+
+
+def install_seccomp(spawn: bool = True) -> bool:
+    """Let this process signal only itself or its own group, change the limits, priority and
+    scheduling of itself only, and never ptrace or write another process's memory; with
+    ``spawn=False`` it may start threads but no processes."""
+    calls = _SYSCALLS.get(platform.machine())
+    if calls is None:
         return False
-    arch, kill, tkill, tgkill, sigq, tgsigq, denied = spec
-    pid = os.getpid()
-    allow, eperm = 0x7FFF0000, 0x00050000 | 1
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    prog = [
-        (ld, 0, 0, 4),  # arch
-        (jeq, 1, 0, arch),
-        (ret, 0, 0, eperm),
-        (ld, 0, 0, 0),  # syscall number
-        (jge, 0, 1, 0x40000000),  # x32 ABI: refuse
-        (ret, 0, 0, eperm),
-    ]
-    for nr in denied:
-        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
-    targeted = (kill, tkill, tgkill, sigq, tgsigq)
-    for i, nr in enumerate(targeted):
-        prog.append((jeq, len(targeted) - i, 0, nr))
-    prog.append((ret, 0, 0, allow))
-    prog += [
-        (ld, 0, 0, 16),  # low word of args[0]: the target pid
-        (jeq, 3, 0, pid),
-        (jeq, 2, 0, 0),
-        (jeq, 1, 0, (-pid) & 0xFFFFFFFF),
-        (ret, 0, 0, eperm),
-        (ret, 0, 0, allow),
-    ]
+    prog = _filter(calls, os.getpid(), spawn)
 
     class Filter(ctypes.Structure):
         _fields_ = [
@@ -172,7 +216,20 @@ class _NoInput(io.StringIO):
     readlines = read
 
 
-def _child(job: dict, indices: list[int], wfd: int, nonce: str, cfg: dict, run_dir: str) -> None:
+def _drop_capabilities() -> None:
+    """Empty every capability set: the process keeps uid 0 but none of root's powers."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    empty = (ctypes.c_uint32 * 6)()  # two (effective, permitted, inheritable) triples
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), empty) != 0:  # capability version 3
+        raise OSError(ctypes.get_errno(), "capset failed")
+
+
+def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -> None:
+    """What the child does to itself before any of the program's code runs."""
     os.setsid()
     total = job["setup_timeout"] + job["timeout"] * len(indices)
     cpu = int(total) + 2
@@ -184,48 +241,59 @@ def _child(job: dict, indices: list[int], wfd: int, nonce: str, cfg: dict, run_d
         os.setuid(cfg["child_uid"])
     for name, value in cfg["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
-    if cfg["seccomp"] and not install_seccomp():
+    # Still uid 0 only at the process level as root with an interpreter other uids cannot
+    # read. uid 0 is exempt from RLIMIT_NPROC whatever its capabilities, so such a child may
+    # start threads but no process (a fork bomb would otherwise fill the machine's pid table),
+    # and it gives up every capability (reboot, mount, ptrace, others' files...).
+    root = os.getuid() == 0
+    if root:
+        _drop_capabilities()
+    if cfg["seccomp"] and not install_seccomp(spawn=not root):
         raise RuntimeError("seccomp filter could not be installed")
     os.chdir(run_dir)
     os.closerange(3, wfd)
     os.closerange(wfd + 1, 1 << 16)
+
+
+def _child(job: dict, indices: list[int], wfd: int, nonce: str, cfg: dict, run_dir: str) -> None:
+    _confine(job, indices, wfd, cfg, run_dir)
     import random
 
     random.seed(0)
-    out = _Sink(cfg["output_cap"])
+    cap = cfg["output_cap"]
+    out = _Sink(cap)
     sys.stdout = sys.stderr = out
     sys.stdin = _NoInput()
     signal.signal(signal.SIGALRM, _alarm)
-
-    def report(index: int, status: str, detail: str = "") -> None:
-        line = f"{nonce} {json.dumps([index, status, detail[:DETAIL_CHARS]])}\n"
-        os.write(wfd, line.encode())
-
+    # From here on the program runs in this process and may rebind any builtin or module
+    # attribute (builtins.exec, json.dumps, os.write, this module's functions). The loop
+    # therefore calls only C functions held in its own locals, taken before the program ran,
+    # so that no rebinding can skip a test or rewrite a report. Reaching into this frame or
+    # this process's memory is another matter: see "Not covered" in harness/sandbox.py.
+    run, build, write, quote, timer, text = exec, compile, os.write, _QUOTE, signal.setitimer, _TEXT
+    timeout, failure, anything, real = _Timeout, AssertionError, BaseException, signal.ITIMER_REAL
     base: dict = {}
-    status, detail = _execute(job["setup"], base, job["setup_timeout"], "<candidate>")
-    report(-1, status, detail)
-    if status == "passed":
-        for i in indices:
-            status, detail = _execute(job["tests"][i], dict(base), job["timeout"], f"<test {i}>")
-            report(i, status, detail)
-    line = f"{nonce} {json.dumps(['end', out.getvalue()[: cfg['output_cap']]])}\n"
-    os.write(wfd, line.encode())
-
-
-def _execute(source: str, namespace: dict, timeout: float, name: str) -> tuple[str, str]:
-    try:
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+    steps = [(-1, job["setup"], job["setup_timeout"], "<candidate>")]
+    steps += [(i, job["tests"][i], job["timeout"], f"<test {i}>") for i in indices]
+    for index, source, seconds, name in steps:
+        namespace = base if index < 0 else base.copy()  # each test in a copy of the program's
         try:
-            exec(compile(source, name, "exec"), namespace)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Timeout:
-        return "timeout", f"no result within {timeout:g} s"
-    except AssertionError as exc:
-        return "failed", f"AssertionError: {exc}"
-    except BaseException as exc:  # anything else the program raised, SystemExit included
-        return "error", f"{type(exc).__name__}: {exc}"
-    return "passed", ""
+            timer(real, seconds)
+            try:
+                run(build(source, name, "exec"), namespace)
+            finally:
+                timer(real, 0)
+            status, detail = "passed", ""
+        except timeout:
+            status, detail = "timeout", f"no result within {seconds:g} s"
+        except failure as exc:
+            status, detail = "failed", f"AssertionError: {exc}"
+        except anything as exc:  # anything else the program raised, SystemExit included
+            status, detail = "error", f"{type(exc).__name__}: {exc}"
+        write(wfd, f'{nonce} [{index}, "{status}", {quote(detail[:DETAIL_CHARS])}]\n'.encode())
+        if index < 0 and status != "passed":
+            break
+    write(wfd, f'{nonce} ["end", {quote(text(out)[:cap])}]\n'.encode())
 
 
 # -- the worker ---------------------------------------------------------------------------------
@@ -288,22 +356,23 @@ class Worker:
         if self.cfg.get("child_uid") is not None:
             os.chown(run_dir, self.cfg["child_uid"], self.cfg["child_uid"])
         rfd, wfd = os.pipe()
+        exit_now = os._exit  # held before the program can rebind os._exit
         pid = os.fork()
         if pid == 0:
-            code = 0
+            code = 70
             try:
                 os.close(rfd)
                 _child(job, indices, wfd, nonce, self.cfg, run_dir)
-            except BaseException:
-                code = 70
-            os._exit(code)
+                code = 0
+            finally:  # whatever was raised, the child never returns into the worker's loop
+                exit_now(code)
         os.close(wfd)
         try:
             reports, ended, lost = self._collect(pid, rfd, nonce, job)
         finally:
             os.close(rfd)
             self._clean()
-            _remove_tree(run_dir)
+            _empty(self.cfg["tmp"])
         return reports, ended, lost
 
     def _collect(self, pid: int, rfd: int, nonce: str, job: dict):
@@ -421,10 +490,23 @@ def _children() -> list[int]:
     return found
 
 
-def _remove_tree(path: str) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
+def _empty(path: str) -> None:
+    """Remove everything in the slot's temp directory, not only the run's own directory: a
+    run can write anywhere in it, and the next run must not find its files or its full disk."""
+    for _ in range(2):
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+        if not os.listdir(path):
+            return
+        for root, dirs, _files in os.walk(path):  # left: directories made unreadable
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(root, name), 0o700)
 
 
 def main() -> None:

