@@ -13,15 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evalkit import TINY_POOL, open_session, run_eval
 from fakeserver import Reply, chat_completion
 
 from harness.config import RunConfig, parse_config
-from harness.evaluate import EvalSpec, Session, evaluate
-from harness.results import CheckResult, EvalResult
-
-DATA = Path(__file__).parent / "data"
-TINY_SUITE = DATA / "tiny_suite.jsonl"
-TINY_POOL = DATA / "tiny_pool"
+from harness.home import cache_dir
+from harness.results import EvalResult
 
 # The planted pool: three problems of the tiny suite, four candidates each, with the reward
 # each candidate is given (the AUC test works its expected numbers out from these by hand).
@@ -99,27 +96,15 @@ def judge(score: Callable[[str], float]) -> Callable[[str, dict[str, Any]], Repl
 
 
 def scorer_config(**scorer: Any) -> RunConfig:
-    """A run config with k = 4, two subsets and the given ``[scorer]`` (fast retries)."""
+    """A run config with the given ``[scorer]`` (validated as a file's would be; fast retries)."""
     table = {"backoff": 0.01, "concurrency": 2, **scorer}
-    return parse_config({"eval": {"k": 4, "repeats": 2}, "scorer": table}, "test.toml")
+    return parse_config({"scorer": table}, "test.toml")
 
 
-def run(
-    config: RunConfig,
-    selector: Path | None = None,
-    pool: Path = TINY_POOL,
-    cache: Path | None = None,
-) -> EvalResult:
-    """One evaluation in a fresh Session (its caches under ``cache`` or WINNOW_HOME)."""
-    spec = EvalSpec(suite=str(TINY_SUITE), pool=str(pool), selector=selector)
-    with Session(config, cache=cache) as session:
-        return evaluate(spec, session)
-
-
-def check_named(result: EvalResult, name: str) -> CheckResult:
-    found = [c for c in result.checks if c.name == name]
-    assert len(found) == 1, f"check {name!r} appears {len(found)} times: {result.checks}"
-    return found[0]
+def run(config: RunConfig, selector: Path | None = None, pool: Path = TINY_POOL) -> EvalResult:
+    """One evaluation (k = 4, two subsets) in a fresh Session; caches under WINNOW_HOME."""
+    with open_session(cache_dir(), config=config) as session:
+        return run_eval(session, selector, pool)
 
 
 def write_selector(folder: Path, name: str, source: str) -> Path:
@@ -134,24 +119,6 @@ USES = {"reward_model"}
 
 def select(problem, candidates, probe):
     return [probe.reward(c) for c in candidates]
-"""
-
-FALLBACK_SELECTOR = """
-import random
-
-from harness.api import SignalUnavailable
-
-USES = {"reward_model"}
-
-
-def select(problem, candidates, probe):
-    scores = []
-    for c in candidates:
-        try:
-            scores.append(probe.reward(c))
-        except SignalUnavailable:
-            scores.append(random.random())
-    return scores
 """
 
 GREEDY_SELECTOR = """

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from evalkit import TINY_POOL, TINY_SUITE
 from fakeserver import FakeServer
-from rewardkit import TINY_POOL, TINY_SUITE, hashed, judge
+from rewardkit import hashed, judge
 from typer.testing import CliRunner
 
 from agent.cli import app

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from evalkit import check, selector_file
 from fakeserver import FakeServer, Reply, error, scripted
 from rewardkit import (
-    FALLBACK_SELECTOR,
     GREEDY_SELECTOR,
     REWARD_SELECTOR,
-    check_named,
     hashed,
     judge,
     planted_score,
@@ -58,7 +57,7 @@ def test_judge_arms_run_beside_the_baselines_and_a_second_eval_asks_nothing() ->
         assert arm.sel_at_k is not None
         assert arm.compute.reward_calls == 4.0  # one score per candidate of each k=4 subset
         assert arm.compute.reward_tokens == 44.0  # 4 x (10 prompt + 1 completion) tokens
-    assert check_named(first, "reward_signal").passed
+    assert check(first, "reward_signal").passed
     assert first.scorer is not None and first.scorer.methods == {"logprobs": 48}
     assert first.scorer.requests == 48 and first.scorer.cached == 0
     assert len(first.llm_calls) == 48 and first.llm_calls[0].model == "openai/judge"
@@ -72,7 +71,7 @@ def test_judge_arms_run_beside_the_baselines_and_a_second_eval_asks_nothing() ->
 def test_a_constant_judge_is_caught_by_the_wiring_check() -> None:
     with FakeServer(judge(lambda prompt: 0.7)) as server:
         result = run(judge_config(server))
-    signal = check_named(result, "reward_signal")
+    signal = check(result, "reward_signal")
     assert not signal.passed and not result.valid
     assert "constant score" in signal.detail
     assert "48 scores in [0.7, 0.7], 1 distinct" in signal.detail
@@ -87,7 +86,7 @@ def test_a_score_that_ignores_the_program_is_near_constant() -> None:
 
     with FakeServer(judge(by_problem)) as server:
         result = run(judge_config(server))
-    signal = check_named(result, "reward_signal")
+    signal = check(result, "reward_signal")
     assert not signal.passed
     assert "near-constant score" in signal.detail and "vary on 0 of the 8" in signal.detail
 
@@ -98,7 +97,7 @@ def test_a_failing_scorer_makes_the_evaluation_invalid_and_says_why() -> None:
         requests = len(server.requests)
     assert requests == 96  # 48 candidates x 2 attempts
     assert not result.valid
-    signal = check_named(result, "reward_signal")
+    signal = check(result, "reward_signal")
     assert not signal.passed and "the scorer failed on 8 of 8 problems" in signal.detail
     assert "after 2 attempts" in signal.detail and "the GPU fell over" in signal.detail
     for name in ("reward_model", "reward_then_codet"):  # shown, unmeasured: never dropped
@@ -109,9 +108,9 @@ def test_a_failing_scorer_makes_the_evaluation_invalid_and_says_why() -> None:
 
 
 def test_a_selector_falling_back_to_random_without_a_scorer_is_caught(tmp_path: Path) -> None:
-    selector = write_selector(tmp_path, "fallback", FALLBACK_SELECTOR)
-    result = run(RunConfig().with_eval(k=4, repeats=2), selector=selector)
-    wired = check_named(result, "signals_wired")
+    selector = selector_file("fallback_random", tmp_path)
+    result = run(RunConfig(), selector=selector)
+    wired = check(result, "signals_wired")
     assert not wired.passed and not result.valid
     assert "reward_model: unavailable on 8 problems" in wired.detail
     assert "caught SignalUnavailable" in wired.detail
@@ -121,12 +120,12 @@ def test_a_selector_falling_back_to_random_without_a_scorer_is_caught(tmp_path: 
 def test_a_selector_falling_back_to_random_when_the_scorer_fails_is_caught(
     tmp_path: Path,
 ) -> None:
-    selector = write_selector(tmp_path, "fallback", FALLBACK_SELECTOR)
+    selector = selector_file("fallback_random", tmp_path)
     with FakeServer(scripted([error(503, "overloaded")])) as server:
         result = run(judge_config(server, retries=0), selector=selector)
     assert not result.valid
-    assert not check_named(result, "reward_signal").passed
-    wired = check_named(result, "signals_wired")
+    assert not check(result, "reward_signal").passed
+    wired = check(result, "signals_wired")
     assert not wired.passed and "unavailable on 8 problems" in wired.detail
 
 
@@ -139,8 +138,8 @@ def test_reward_calls_are_metered_against_the_budget(tmp_path: Path) -> None:
         over = run(planted_config(server), selector=greedy, pool=pool)
     compute = fair.arms["selector"].compute
     assert compute.reward_calls == 4.0 and compute.reward_tokens == 28.0  # 4 x 7 tokens
-    assert check_named(fair, "compute_parity").passed
-    parity = check_named(over, "compute_parity")
+    assert check(fair, "compute_parity").passed
+    parity = check(over, "compute_parity")
     assert not parity.passed and "over budget on 3 problems" in parity.detail
     assert over.arms["selector"].compute.over_budget_problems == 3
     assert not over.valid
@@ -175,4 +174,4 @@ def test_calibration_numbers_on_planted_scores_of_known_auc(tmp_path: Path) -> N
     assert cal.argmax_correct == pytest.approx(2 / 3) and cal.random == pytest.approx(2 / 3)
     assert cal.reading.startswith("no signal")  # two problems cannot rule out AUC 0.5
     assert result.arms["reward_model"].sel_at_k == pytest.approx(2 / 3)
-    assert check_named(result, "reward_signal").passed
+    assert check(result, "reward_signal").passed
