@@ -13,6 +13,18 @@ SELECTORS = Path(__file__).parent / "selectors"
 TINY_SUITE = DATA / "tiny_suite.jsonl"
 TINY_POOL = DATA / "tiny_pool"
 EXPERIMENT = Path(__file__).parent.parent / "experiments" / "selector.py"
+EVERY_CHECK = [  # in the order an evaluation with a selector reports them (no scorer)
+    "selector_runs",
+    "compute_parity",
+    "signals_declared",
+    "signals_wired",
+    "not_random",
+    "deterministic",
+    "position_invariant",
+    "no_leakage",
+    "baseline_sanity",
+    "harness_integrity",
+]
 
 
 def selector_source(name: str, **fill: object) -> str:

