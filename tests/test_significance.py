@@ -1,4 +1,4 @@
-"""The keep/discard rule (harness/significance.py): no-ops never kept, noise rarely, real gains kept."""
+"""The keep/discard rule (harness/significance.py): no-ops never kept, noise rarely, gains kept."""
 
 from __future__ import annotations
 
