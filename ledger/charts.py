@@ -43,6 +43,7 @@ class Series:
     css: str = ""  # extra classes on every marker
     titles: Sequence[str] = field(default_factory=tuple)  # one tooltip per point
     legend: bool = True
+    dash: str = ""  # a dashed line (an SVG stroke-dasharray such as "6 4"): forecasts, bands
 
 
 @dataclass(frozen=True)
@@ -233,8 +234,8 @@ def _series(frame: Frame, s: Series, x: Axis, y: Axis) -> list[str]:
         coords = " ".join(f"{px:.1f},{py:.1f}" for px, py in path)
         parts.append(
             f"<polyline class='{escape(('line ' + s.css).strip())}' points='{coords}' "
-            f"fill='none' stroke='{s.color}' "
-            f"stroke-width='2'><title>{escape(s.label)}</title></polyline>"
+            f"fill='none' stroke='{s.color}' stroke-width='2'{_dashed(s.dash)}>"
+            f"<title>{escape(s.label)}</title></polyline>"
         )
     if s.size <= 0:
         return parts  # a bare line: no markers
@@ -268,6 +269,10 @@ def _marker(s: Series, px: float, py: float, tip: str) -> str:
     return f"{shape}{paint}><title>{escape(tip)}</title></{closing}>"
 
 
+def _dashed(dash: str) -> str:
+    return f" stroke-dasharray='{escape(dash)}'" if dash else ""
+
+
 def _legend(
     series: Sequence[Series], refs: Sequence[RefLine], left: float, top: float
 ) -> list[str]:
@@ -280,7 +285,7 @@ def _legend(
         if s.style in ("line", "steps"):
             parts.append(
                 f"<line x1='{left}' x2='{left + 22}' y1='{cy}' y2='{cy}' stroke='{s.color}' "
-                "stroke-width='2'/>"
+                f"stroke-width='2'{_dashed(s.dash)}/>"
             )
         if s.size > 0:
             sample = Series(s.label, (), s.color, marker=s.marker, size=min(s.size, 5),
