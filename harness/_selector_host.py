@@ -9,9 +9,9 @@ probe requests over the pipe.
 An audit hook records every attempt to open a path outside the interpreter, the staging
 directory and the selector's own scratch directory, open an SQLite file, list a directory,
 import a data set or Winnow's own modules, open or connect a socket, start a process, or load
-a native library. The parent reads those records with every
-reply, and any record makes the evaluation invalid. The sandbox is what prevents the access;
-the hook is what makes an attempt visible.
+a native library. The parent reads those records with every reply, and any record makes the
+evaluation invalid. The sandbox is what prevents the access; the hook is what makes an attempt
+visible.
 """
 
 from __future__ import annotations
