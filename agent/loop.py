@@ -27,7 +27,7 @@ from types import FrameType
 import numpy as np
 
 from agent.branch import ResearchBranch, open_branch, open_repository
-from agent.pools import PoolSource
+from agent.pools import PoolSource, sampling_cost
 from agent.proposal import (
     Context,
     LLMCall,
@@ -44,8 +44,10 @@ from harness.api import __file__ as API_FILE
 from harness.config import RunConfig
 from harness.errors import InputError
 from harness.evaluate import EvalSpec, Session, evaluate
+from harness.pools import Pool, load_pool
 from harness.results import EvalResult
 from harness.significance import Decision, decide
+from harness.suites import load_suite
 from ledger.store import Ledger
 
 SELECTOR = "experiments/selector.py"
@@ -53,6 +55,10 @@ SELECTOR = "experiments/selector.py"
 
 class Stop(Exception):
     """SIGINT or SIGTERM: finish the current record and leave cleanly."""
+
+
+class OverBudget(Exception):
+    """A proposal's pool costs more to sample than the run's budget allows."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ class Loop:
         self.failures = 0
         self._failure: tuple[str, str] = ("crashed", "")
         self.unpriced: str | None = None  # a model whose calls cannot be priced
+        self.start_pool: str | None = None  # the pool the run started from (on resume)
         self.seen: dict[str, tuple[int, str, float | None]] = {}  # tree -> (n, status, dev)
 
     # -- the run -------------------------------------------------------------------------------
@@ -136,7 +143,12 @@ class Loop:
         with Session(self.config) as session, stoppable():
             self.session = session
             pool = self.pools.pool_for(branch, session)
-            self.run_id, incumbent_commit = self._open_run(created, pool.id, pool.simulated)
+            self.run_id, incumbent_commit = self._open_run(created, pool)
+            session.config = self.config  # k is now fixed for the whole run
+            start = pool
+            if self.start_pool not in (None, pool.id):  # resumed after a kept sampling change
+                start = load_pool(self.start_pool, load_suite(self.spec.suite), session.cache_path)
+            self.start_cost = sampling_cost(start, self._k())
             self.pools.flush(self.ledger, self.run_id, None)
             self.proposer = self.make_proposer(branch)
             try:
@@ -155,12 +167,20 @@ class Loop:
                 status, reason = "failed", f"the proposer is down: {down}"
         return self._finish(status, reason)
 
-    def _open_run(self, created: bool, pool_id: str, simulated: bool) -> tuple[int, str]:
+    def _k(self) -> int:
+        assert self.config.eval.k is not None
+        return self.config.eval.k
+
+    def _open_run(self, created: bool, pool: Pool) -> tuple[int, str]:
+        """Start the run's record, or resume it. The run's k is fixed here: every experiment,
+        whatever pool it samples, chooses among the same number of candidates."""
         program = self.branch.path / self.spec.program
         if not program.exists():
             raise InputError("no research directive", program)
         program_hash = hashlib.sha256(program.read_bytes()).hexdigest()[:16]
         if created:
+            if self.config.eval.k is None:
+                self.config = self.config.with_eval(k=pool.min_n())
             run_id = self.ledger.start_run(
                 tag=self.spec.tag,
                 branch=self.branch.name,
@@ -172,12 +192,15 @@ class Loop:
                 },
                 program_hash=program_hash,
                 proposer=self.proposer_config.resolved_kind(),
-                pool_id=pool_id,
-                simulated=simulated,
+                pool_id=pool.id,
+                simulated=pool.simulated,
             )
             return run_id, self.branch.head
         run = self.ledger.get_run(self.spec.tag)
+        self.start_pool = run.pool_id
         stored = run.config.get("run", {}).get("eval")
+        if stored is not None and self.config.eval.k is None:
+            self.config = self.config.with_eval(k=stored.get("k"))
         if stored is not None and stored != asdict(self.config.eval):
             raise InputError(
                 f"run {self.spec.tag!r} was started with [eval] {stored}; "
@@ -405,8 +428,18 @@ class Loop:
         return ("kept" if decision.keep else "discarded"), decision.reason, decision
 
     def _evaluate(self, split: str, exp: int | None) -> EvalResult:
-        pool = self.pools.pool_for(self.branch, self.session)
-        self.pools.flush(self.ledger, self.run_id, exp)
+        try:
+            pool = self.pools.pool_for(self.branch, self.session)
+        finally:
+            self.pools.flush(self.ledger, self.run_id, exp)
+        cost = sampling_cost(pool, self._k())
+        ceiling = self.config.budget.sampling_ratio
+        if cost is not None and self.start_cost is not None and cost > ceiling * self.start_cost:
+            raise OverBudget(
+                f"the pool costs {cost:.0f} generated tokens per problem at k={self._k()}, "
+                f"over the sampling budget of {ceiling:g} x the starting pool's "
+                f"{self.start_cost:.0f}"
+            )
         spec = EvalSpec(
             suite=self.spec.suite, pool=pool.id, selector=self.branch.path / SELECTOR, split=split
         )
@@ -419,6 +452,9 @@ class Loop:
             result = self._evaluate(split, exp)
         except InputError as bad:
             self._failure = ("invalid", f"bad input: {bad}")
+            return None
+        except OverBudget as over:
+            self._failure = ("invalid", f"compute_parity: {over}")
             return None
         except Stop:
             raise

@@ -9,6 +9,7 @@ the ledger.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,18 @@ class PoolSource:
                 self.pools[key] = load_pool(self.replay, suite, session.cache_path)
             return self.pools[key]
         # Imported here: sampling backends pull in jinja2 templates and, for real models, litellm.
-        from harness.sampling import load_sampling_config, sample_pool
+        from harness.sampling import SamplingError, load_sampling_config, sample_pool
 
         config = load_sampling_config(branch.path / SAMPLING)
         key = f"sample:{config.key()}"
         if key not in self.pools:
-            result = sample_pool(
-                suite, config, limit=None, cache=session.cache_path, sandbox=session.sandbox
-            )
+            try:
+                result = sample_pool(
+                    suite, config, limit=None, cache=session.cache_path, sandbox=session.sandbox
+                )
+            except SamplingError as failed:
+                self.pending_calls += [_call(c) for c in failed.calls]
+                raise
             self.pools[key] = result.pool
             self.pending_calls += [_call(c) for c in result.calls]
         return self.pools[key]
@@ -86,6 +91,18 @@ class PoolSource:
         self.pending_calls.clear()
 
 
+def sampling_cost(pool: Pool, k: int) -> float | None:
+    """Generated tokens per problem a pool costs at k: k candidates plus the self-tests.
+    None for a pool that does not know what it cost (an imported one)."""
+    compute = pool.meta.get("compute")
+    if not compute:
+        return None
+    problems = max(len(pool.samples), 1)
+    samples = max(sum(len(v) for v in pool.samples.values()), 1)
+    per_candidate = compute["candidates"]["generated"] / samples
+    return k * per_candidate + compute["self_tests"]["generated"] / problems
+
+
 def _call(record: Any) -> LLMCall:
     """A sampling call record as the ledger takes it."""
     if isinstance(record, LLMCall):
@@ -94,10 +111,17 @@ def _call(record: Any) -> LLMCall:
     return LLMCall(
         model=str(data.get("model", "")),
         messages=list(data.get("messages") or [{"role": "user", "content": data.get("prompt")}]),
-        response=data.get("response"),
+        response=_text(data.get("response")),
         prompt_tokens=data.get("prompt_tokens"),
         completion_tokens=data.get("completion_tokens"),
         cost_usd=data.get("cost_usd"),
         latency_s=float(data.get("latency_s") or 0.0),
         error=data.get("error"),
     )
+
+
+def _text(response: Any) -> str | None:
+    """A response as one string: a sampling call returns several completions."""
+    if response is None or isinstance(response, str):
+        return response
+    return json.dumps(response)

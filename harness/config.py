@@ -58,6 +58,10 @@ class BudgetConfig:
     executions_per_candidate: int = 10
     reward_calls_per_candidate: int = 1
     generated_tokens: int = 0
+    # Sampling, for `winnow run`: a pool sampled from a changed experiments/sampling.toml may
+    # cost at most this many times the run's starting pool, in generated tokens per problem
+    # (k candidates + the self-tests); more is invalid, never "better".
+    sampling_ratio: float = 1.25
 
     def executions(self, k: int, distinct_tests: int) -> int:
         return k * (distinct_tests + self.executions_per_candidate)
