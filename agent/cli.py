@@ -19,10 +19,13 @@ from agent.evalcmd import check_exit, default_selector, emit, run_eval
 from agent.loop import RunSpec
 from agent.reportcmd import show_log, show_report
 from agent.runcmd import run_loop
+from agent.samplecmd import emit as emit_sample
+from agent.samplecmd import run_sample
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.evaluate import EvalSpec
 from harness.home import ledger_path
+from harness.sampling import SamplingError
 from ledger.errors import LedgerError
 
 app = typer.Typer(
@@ -219,3 +222,26 @@ def report_command(
 ) -> None:
     """The morning review: the run, baselines, best selector, keep rate, failures, spend."""
     show_report(ledger or ledger_path(), run, html, as_json)
+
+
+# -- winnow sample -------------------------------------------------------------------------------
+
+
+@app.command("sample")
+@user_errors
+def sample_command(
+    suite: str = SUITE,
+    config: Path = typer.Option(
+        Path("experiments") / "sampling.toml", "--config", help="the sampling config TOML"
+    ),
+    limit: int | None = typer.Option(None, help="sample only the first N problems"),
+    as_json: bool = JSON,
+) -> None:
+    """Sample a pool (and its self-tests) into the cache and print its id; the same suite and
+    config again reuse the cached pool."""
+    try:
+        result = run_sample(suite, config, limit, quiet=as_json)
+    except SamplingError as exc:
+        print(f"winnow: error: sampling failed: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    emit_sample(result, as_json)

@@ -105,7 +105,8 @@ def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
     assert compute.candidates.prompt == 20  # usage: 10 prompt tokens per request
     assert compute.generated_tokens > 0
     assert compute.params == 1.5e9 and compute.params_source == "model name"
-    assert compute.flops == pytest.approx(2 * 1.5e9 * (compute.prompt_tokens + compute.generated_tokens))
+    tokens = compute.prompt_tokens + compute.generated_tokens
+    assert compute.flops == pytest.approx(2 * 1.5e9 * tokens)
     assert again.compute.to_json() == compute.to_json()
 
     assert len(result.calls) == 4 and not again.calls
@@ -113,7 +114,7 @@ def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
     assert call.backend == "openai" and call.error is None and call.attempts == 1
     assert call.prompt is not None and call.prompt.startswith("def add")
     assert len(call.response) == 3 and call.latency_s is not None and call.prompt_tokens == 10
-    assert call.cost is None  # a local model has no price
+    assert call.cost_usd is None  # a local model has no price
     index = json.loads((tmp_path / "sampling" / f"{result.config_key}.json").read_text())
     assert index["pool"] == pool.id
 

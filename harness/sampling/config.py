@@ -148,11 +148,14 @@ class SamplingConfig:
 
     def parameter_count(self) -> tuple[float | None, str]:
         """The model's parameter count and where it came from: the ``params`` key, or a size
-        in the model name (``...-1.5B...``, ``...350m...``); ``(None, "unknown")`` otherwise."""
+        in the model name (``...-1.5B...``, ``...350m...``; never a mixture of experts, whose
+        name gives no total); ``(None, "unknown")`` otherwise."""
         if self.params is not None:
             return self.params, "config"
+        if re.search(r"\d+x\d+(?:\.\d+)?[bBmM]", self.model):  # mixture of experts: 8x7B
+            return None, "unknown"
         found = re.findall(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)([bBmM])(?![A-Za-z0-9])", self.model)
-        if len(found) != 1:  # none, or ambiguous (e.g. "8x7B" style names)
+        if len(found) != 1:  # none, or ambiguous
             return None, "unknown"
         number, unit = found[0]
         return float(number) * (1e9 if unit in "bB" else 1e6), "model name"

@@ -143,7 +143,7 @@ def _request(
         response=[],
         prompt_tokens=None,
         completion_tokens=None,
-        cost=None,
+        cost_usd=None,
         latency_s=None,
     )
     try:
@@ -162,7 +162,7 @@ def _request(
     record.response = [c.text for c in completions]
     record.prompt_tokens = getattr(usage, "prompt_tokens", None)
     record.completion_tokens = getattr(usage, "completion_tokens", None)
-    record.cost = _cost(litellm, response)
+    record.cost_usd = _cost(litellm, response)
     generation = Generation(
         task_id=task_id,
         prompt=prompt,

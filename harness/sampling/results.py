@@ -60,7 +60,7 @@ class LLMCall:
     response: list[str]  # raw completion texts
     prompt_tokens: int | None
     completion_tokens: int | None
-    cost: float | None  # USD when the provider is priced, else None
+    cost_usd: float | None  # when the provider is priced, else None
     latency_s: float | None  # wall time of the request (of the whole batch for vLLM)
     error: str | None = None
     attempts: int = 1

@@ -120,6 +120,6 @@ def _record(
         response=[c.text for c in generation.completions],
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
-        cost=None,  # local compute: counted in tokens and FLOPs, not priced
+        cost_usd=None,  # local compute: counted in tokens and FLOPs, not priced
         latency_s=latency,  # the whole batch's wall time (one call serves every prompt)
     )

