@@ -160,7 +160,7 @@ class LlmCall(SQLModel, table=True):
     run_id: int = Field(foreign_key="runs.id")
     experiment_id: int | None = Field(default=None, foreign_key="experiments.id")
     evaluation_id: int | None = Field(default=None, foreign_key="evaluations.id")
-    purpose: str  # proposer (the research agent) | scorer (a judge or reward model)
+    purpose: str  # proposer (the research agent) | sampler (pool sampling) | scorer (judge, RM)
     model: str
     messages_json: str
     response: str | None

@@ -342,7 +342,7 @@ class Ledger:
     ) -> int:
         """Record one model call, failed or not (None where the value is unknown).
 
-        ``purpose`` says who asked: ``proposer`` (the research agent) or ``scorer``.
+        ``purpose`` says who asked: ``proposer`` (the research agent), ``sampler`` or ``scorer``.
         """
         with self.write() as session:
             _get(session, Run, run_id, "run")

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from ledger.errors import LedgerError
 from ledger.models import ArmScore, Check, Evaluation, Experiment, Run
+
+V = TypeVar("V")
 
 
 def writer_alive(host: str, pid: int) -> bool:
@@ -197,6 +199,12 @@ def _split_json(evaluation: EvaluationView | None) -> dict[str, Any] | None:
     }
 
 
+def _view(cls: type[V], row: SQLModel, **computed: Any) -> V:
+    """A view dataclass from a table row: same-named columns, plus the computed fields."""
+    names = {f.name for f in fields(cls)} - set(computed)  # type: ignore[arg-type]
+    return cls(**row.model_dump(include=names), **computed)
+
+
 def run_view(session: Session, tag: str | None, where: Path) -> RunView:
     """The run with ``tag``, or the latest one when ``tag`` is None."""
     query = select(Run)
@@ -207,23 +215,10 @@ def run_view(session: Session, tag: str | None, where: Path) -> RunView:
             raise LedgerError(f"{where}: the ledger has no runs yet")
         raise LedgerError(f"{where}: no run tagged {tag!r}")
     assert run.id is not None
-    return RunView(
-        id=run.id,
-        tag=run.tag,
-        branch=run.branch,
+    return _view(
+        RunView,
+        run,
         config=json.loads(run.config_json),
-        program_hash=run.program_hash,
-        proposer=run.proposer,
-        pool_id=run.pool_id,
-        simulated=run.simulated,
-        status=run.status,
-        reason=run.reason,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        host=run.host,
-        pid=run.pid,
-        resumes=run.resumes,
-        sweep_path=run.sweep_path,
         stale=run.status == "running" and not writer_alive(run.host, run.pid),
     )
 
@@ -254,26 +249,9 @@ def experiment_views(session: Session, run_id: int, status: str | None) -> list[
     by_experiment: dict[int, dict[str, EvaluationView]] = {}
     for ev in evaluations:
         assert ev.id is not None
-        by_experiment.setdefault(ev.experiment_id, {})[ev.split] = EvaluationView(
-            id=ev.id,
-            split=ev.split,
-            arm=ev.arm,
-            pool_id=ev.pool_id,
-            simulated=ev.simulated,
-            problems=ev.problems,
-            n=ev.n,
-            k=ev.k,
-            repeats=ev.repeats,
-            pass_at_1=ev.pass_at_1,
-            pass_at_k=ev.pass_at_k,
-            executions=ev.executions,
-            elapsed_s=ev.elapsed_s,
-            harness_hash=ev.harness_hash,
-            harness_dirty=ev.harness_dirty,
-            sandbox=ev.sandbox,
-            valid=ev.valid,
-            status=ev.status,
-            reason=ev.reason,
+        by_experiment.setdefault(ev.experiment_id, {})[ev.split] = _view(
+            EvaluationView,
+            ev,
             warnings=json.loads(ev.warnings_json),
             arms=arms.get(ev.id, {}),
             checks=checks.get(ev.id, []),
@@ -282,26 +260,10 @@ def experiment_views(session: Session, run_id: int, status: str | None) -> list[
     for exp in experiments:
         assert exp.id is not None
         views.append(
-            ExperimentView(
-                id=exp.id,
-                number=exp.number,
-                parent_commit=exp.parent_commit,
+            _view(
+                ExperimentView,
+                exp,
                 commit=exp.commit_sha,
-                hypothesis=exp.hypothesis,
-                diff=exp.diff,
-                proposer=exp.proposer,
-                status=exp.status,
-                reason=exp.reason,
-                started_at=exp.started_at,
-                finished_at=exp.finished_at,
-                duration_s=exp.duration_s,
-                cost_usd=exp.cost_usd,
-                incumbent_number=exp.incumbent_number,
-                dev_delta=exp.dev_delta,
-                dev_delta_lower=exp.dev_delta_lower,
-                min_effect=exp.min_effect,
-                host=exp.host,
-                pid=exp.pid,
                 stale=exp.status == "running" and not writer_alive(exp.host, exp.pid),
                 evaluations=by_experiment.get(exp.id, {}),
             )
