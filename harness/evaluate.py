@@ -437,7 +437,11 @@ def _compute(run: ArmRun) -> Compute:
     return Compute(
         executions=per_subset("executions"),
         reward_calls=per_subset("reward_calls"),
-        reward_tokens=per_subset("reward_tokens"),
+        reward_tokens=(
+            None
+            if any(m.reward_tokens is None for m in run.meters)
+            else per_subset("reward_tokens")
+        ),
         generated_tokens=per_subset("generated_tokens"),
         over_budget_problems=sum(m.over_budget for m in run.meters),
     )
@@ -472,7 +476,7 @@ def _baseline_meter(data: ProblemData, name: str, scores: list[np.ndarray]) -> M
         meter.executions = ranked * len(data.tests)
     if name in reward_arms() and data.reward is not None:
         meter.reward_calls = data.subsets.size
-        meter.reward_tokens = sum(data.reward.tokens(int(i)) for i in data.subsets.flat)
+        meter.reward_tokens = data.reward.tokens([int(i) for i in data.subsets.flat])
     return meter
 
 

@@ -32,7 +32,7 @@ class Meter:
 
     executions: int = 0
     reward_calls: int = 0
-    reward_tokens: int = 0  # tokens the asked-for scores took (as measured when scored)
+    reward_tokens: int | None = 0  # tokens the asked-for scores took; None: not all reported
     generated_tokens: int = 0
     subsets: int = 0  # select() calls this meter covers
     over_budget: bool = False
@@ -142,6 +142,7 @@ class ProblemProbe:
         except SignalUnavailable:  # the scorer failed: recorded, so carrying on is caught
             self.meter.unavailable.add("reward_model")
             raise
-        if self.data.reward is not None:
-            self.meter.reward_tokens += self.data.reward.tokens(source)
+        if self.data.reward is not None and self.meter.reward_tokens is not None:
+            tokens = self.data.reward.tokens([source])
+            self.meter.reward_tokens = None if tokens is None else self.meter.reward_tokens + tokens
         return value

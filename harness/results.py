@@ -16,7 +16,7 @@ class Compute:
 
     executions: float = 0.0  # (candidate, test) executions asked of the probe
     reward_calls: float = 0.0  # reward-model or judge scores asked for
-    reward_tokens: float = 0.0  # tokens those scores took (as measured when first scored)
+    reward_tokens: float | None = 0.0  # tokens those scores took; None: the scorer reported none
     generated_tokens: float = 0.0  # tokens generated on the arm's behalf
     over_budget_problems: int = 0  # problems on which the budget was exceeded
 

@@ -73,8 +73,10 @@ class ProblemRewards:
     values: np.ndarray | None
     error: str | None
 
-    def tokens(self, i: int) -> int:
-        return self.results[i].tokens or 0
+    def tokens(self, indices: list[int]) -> int | None:
+        """Tokens the scores of these samples took; None when any was not reported."""
+        counts = [self.results[i].tokens for i in indices]
+        return None if None in counts else sum(c for c in counts if c is not None)
 
 
 @dataclass

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fakeserver import FakeServer, Reply, error, scripted
 from rewardkit import scorer_config
 
 from harness.api import Candidate, Problem
-from harness.reward import Scorer
+from harness.reward import ProblemRewards, Scorer, ScoreResult
 
 PROBLEM = Problem("tiny/add", 'def add(a, b):\n    """Return a + b."""\n', "add")
 COMPLETIONS = ["    return a + b\n", "    return a - b\n", "    return a * b\n"]
@@ -158,3 +159,11 @@ def test_an_unreachable_reward_model_is_a_transport_failure(tmp_path: Path) -> N
     assert config.scorer is not None
     results = Scorer(config.scorer, tmp_path).score(PAIRS[:1])
     assert results[0].status == "failed" and "ConnectError" in str(results[0].error)
+
+
+def test_tokens_not_reported_are_unknown_not_zero() -> None:
+    measured = ScoreResult("ok", 0.5, "classify", 40)
+    unreported = ScoreResult("ok", 0.1, "pooling", None)
+    rewards = ProblemRewards([measured, measured, unreported], np.array([0.5, 0.5, 0.1]), None)
+    assert rewards.tokens([0, 1]) == 80
+    assert rewards.tokens([0, 2]) is None
