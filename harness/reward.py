@@ -14,7 +14,9 @@ score (kind, model, api_base, endpoint, method, label, templates' text...), not 
 (concurrency, retries, timeout) nor the key. Failures are not cached. Requests go out in
 batches (several candidates of one problem per request where the endpoint takes a list), at
 most ``concurrency`` at once, each retried ``retries`` times with exponential backoff on 429,
-5xx and transport errors. Every request is kept as a :class:`ScorerCall` for the ledger.
+5xx and transport errors. After ``DOWN_AFTER`` requests in a row still fail after their
+retries, the scorer is taken to be down and the remaining candidates fail at once, saying so,
+rather than each waiting out its own retries. Every request is kept as a :class:`ScorerCall`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
 SCORER_VERSION = 1  # bump when a change to scoring can change a score
 BACKOFF_MAX = 60.0  # seconds: the longest wait between two retries
+DOWN_AFTER = 5  # requests in a row still failing after their retries: the scorer is down
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Scorer:
         self.key = config_key(self.config)
         self.cache = ExecCache(self.cache_path / "rewards.sqlite")
         self.lock = threading.Lock()
+        self.failing = 0  # requests in a row that still failed after their retries
 
     def record(self, call: ScorerCall) -> None:
         with self.lock:
@@ -147,6 +151,10 @@ class Scorer:
         ]
 
     def _attempt(self, batch: list[Pair]) -> list[ScoreResult]:
+        if self.failing >= DOWN_AFTER:
+            return _failed(
+                batch, f"not asked: the scorer is down ({self.failing} requests in a row failed)"
+            )
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(Transient),
             wait=tenacity.wait_exponential(multiplier=self.config.backoff, max=BACKOFF_MAX),
@@ -156,11 +164,15 @@ class Scorer:
         try:
             measured: list[Measured] = retrying(self.client.score, batch, self.record)
         except Transient as exc:
+            with self.lock:
+                self.failing += 1
             return _failed(batch, f"still failing after {self.config.retries + 1} attempts: {exc}")
         except Unusable as exc:
             return _failed(batch, f"no usable score: {exc}")
         except Refused as exc:
             return _failed(batch, f"refused: {exc}")
+        with self.lock:
+            self.failing = 0
         return [ScoreResult("ok", m.value, m.method, m.tokens) for m in measured]
 
     def close(self) -> None:

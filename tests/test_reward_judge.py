@@ -204,3 +204,24 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
         results = make_scorer(server, tmp_path, concurrency=2).score(many)
     assert all(r.status == "ok" for r in results)
     assert peak[0] == 2
+
+
+def test_a_scorer_that_is_down_fails_the_rest_at_once_saying_so(tmp_path: Path) -> None:
+    many = candidates(*[f"    return a + b + {i}\n" for i in range(8)])
+    with FakeServer(scripted([error(503, "down")])) as server:
+        results = make_scorer(server, tmp_path, retries=0, concurrency=1).score(many)
+        requests = len(server.requests)
+    assert requests == 5  # DOWN_AFTER requests in a row failed: the other 3 are not sent
+    assert [r.status for r in results] == ["failed"] * 8
+    assert "still failing after 1 attempts" in str(results[0].error)
+    assert "not asked: the scorer is down (5 requests in a row failed)" in str(results[7].error)
+
+
+def test_a_success_resets_the_count_of_failures_in_a_row(tmp_path: Path) -> None:
+    ok = Reply(200, chat_completion(["Yes"], logprobs=[yes_no(0.5)]))
+    replies = [error(503, "down")] * 4 + [ok] + [error(503, "down")] * 4 + [ok]
+    many = candidates(*[f"    return a + b + {i}\n" for i in range(10)])
+    with FakeServer(scripted(replies)) as server:
+        results = make_scorer(server, tmp_path, retries=0, concurrency=1).score(many)
+        assert len(server.requests) == 10
+    assert [r.status == "ok" for r in results] == ([False] * 4 + [True]) * 2
