@@ -77,5 +77,6 @@ class Probe(Protocol):
         ...
 
     def reward(self, candidate: Candidate) -> float:
-        """The configured scorer's score; raises SignalUnavailable when none is configured."""
+        """The configured reward model's or judge's score (higher: more likely correct);
+        raises SignalUnavailable when none is configured or it failed on this problem."""
         ...
