@@ -28,6 +28,7 @@ from harness.sandbox import STDLIB, SandboxConfig, launch, send_msg
 HOST_SCRIPT = Path(__file__).with_name("_selector_host.py")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 SELECT_TIMEOUT = 60.0  # seconds a select() call may take, not counting probe service time
+STARTUP_ALLOWANCE = 10.0  # extra seconds for loading: the sandbox, interpreter and numpy start
 SELECTOR_UID_OFFSET = 500  # the selector runs as base_uid + this when started as root
 MAX_MESSAGE = 64 << 20
 
@@ -113,7 +114,8 @@ class SelectorProcess:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         send_msg(self.proc.stdin, host_settings)
         try:
-            reply = self._exchange({"op": "load", "source": source, "filename": filename}, None)
+            load = {"op": "load", "source": source, "filename": filename}
+            reply = self._exchange(load, None, STARTUP_ALLOWANCE)
         except SelectorFailure as exc:
             self.close()
             exc.attempts = self.attempts
@@ -134,15 +136,16 @@ class SelectorProcess:
         reply = self._exchange(message, server)
         return list(reply["scores"])
 
-    def _exchange(self, message: dict, server: ProbeServer | None) -> dict:
+    def _exchange(self, message: dict, server: ProbeServer | None, extra: float = 0.0) -> dict:
         assert self.proc.stdin is not None
         try:
             send_msg(self.proc.stdin, message)
         except OSError as exc:
             raise SelectorFailure(f"the selector process is gone: {exc}") from None
-        deadline = time.monotonic() + self.timeout
+        limit = self.timeout + extra
+        deadline = time.monotonic() + limit
         while True:
-            reply = self._receive(deadline)
+            reply = self._receive(deadline, limit)
             self.attempts.extend(str(a) for a in reply.pop("attempts", []))
             if reply.get("op") != "probe":
                 break
@@ -167,14 +170,14 @@ class SelectorProcess:
         except (KeyError, TypeError, ValueError) as exc:
             return {"error": "ValueError", "message": f"bad probe request: {exc}"}
 
-    def _receive(self, deadline: float) -> dict:
+    def _receive(self, deadline: float, limit: float) -> dict:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        header = self._read(fd, 4, deadline)
+        header = self._read(fd, 4, deadline, limit)
         size = struct.unpack(">I", header)[0]
         if size > MAX_MESSAGE:
             raise SelectorFailure("the selector sent an oversized message")
-        body = self._read(fd, size, deadline)
+        body = self._read(fd, size, deadline, limit)
         try:
             obj = json.loads(body)
         except ValueError:
@@ -183,13 +186,13 @@ class SelectorProcess:
             raise SelectorFailure("the selector process sent garbage")
         return obj
 
-    def _read(self, fd: int, size: int, deadline: float) -> bytes:
+    def _read(self, fd: int, size: int, deadline: float, limit: float) -> bytes:
         chunks = []
         while size:
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([fd], [], [], wait)[0]:
                 self.close()
-                raise SelectorFailure(f"the selector did not answer within {self.timeout:g} s")
+                raise SelectorFailure(f"the selector did not answer within {limit:g} s")
             chunk = os.read(fd, min(size, 1 << 20))
             if not chunk:
                 self.close()
