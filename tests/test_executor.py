@@ -1,0 +1,127 @@
+"""The executor and the level it runs at: the execution cache in front of the sandbox, grouping
+of pairs by program, and which sandbox level is recorded. Real sandboxes and a real SQLite cache
+throughout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cache import ExecCache
+from harness.executor import Executor
+from harness.sandbox import Job, Sandbox, SandboxConfig, SandboxError, bwrap_available
+
+PROGRAM = "def add(a, b):\n    return a + b\n"
+TESTS = ["assert add(1, 2) == 3", "assert add(1, 2) == 4", "raise ValueError('not an assert')"]
+STATUSES = ["passed", "failed", "error"]
+SLOW = "import time\ndef add(a, b):\n    time.sleep(0.4)\n    return a + b\n"
+KILLER = "import os\nos.kill(os.getppid(), 9)\n" + PROGRAM  # takes its worker down with it
+WHERE = "import os\nprint(os.getppid())"  # 1 only inside bwrap's PID namespace
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(level="process", workers=2)) as box:
+        yield box
+
+
+def one_test(test: str) -> Job:
+    return Job("", (test,), 1.0, 1.0)
+
+
+def rows(cache: ExecCache) -> int:
+    return cache.db.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0]
+
+
+def test_second_run_executes_nothing_and_returns_the_same_outcomes(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    executor = Executor(sandbox, ExecCache(path))
+    first = executor.run([(PROGRAM, TESTS)], 1.0, 1.0)
+    assert [o.status for o in first[0]] == STATUSES
+    assert (executor.executions, executor.cache_hits) == (3, 0)
+    assert executor.run([(PROGRAM, TESTS)], 1.0, 1.0) == first
+    assert (executor.executions, executor.cache_hits) == (3, 3)
+
+    # A sandbox that is closed cannot run anything, so a fresh executor on the same cache file
+    # that still answers can only have answered from the cache.
+    sandbox.close()
+    again = Executor(sandbox, ExecCache(path))
+    with pytest.raises(AssertionError):
+        again.run([(PROGRAM, ["assert True"])], 1.0, 1.0)
+    assert again.run([(PROGRAM, TESTS)], 1.0, 1.0) == first
+    assert again.executions == 0
+
+
+def test_a_different_timeout_is_a_different_key(sandbox: Sandbox, tmp_path: Path) -> None:
+    executor = Executor(sandbox, ExecCache(tmp_path / "cache.sqlite"))
+    short = executor.run([(SLOW, TESTS[:1])], 0.2, 1.0)
+    assert short[0][0].status == "timeout"
+    long = executor.run([(SLOW, TESTS[:1])], 2.0, 1.0)  # not the cached timeout: run again
+    assert long[0][0].status == "passed"
+    executor.run([(SLOW, TESTS[:1])], 2.0, 3.0)  # the program's own timeout counts too
+    assert executor.executions == 3
+    assert executor.run([(SLOW, TESTS[:1])], 0.2, 1.0) == short
+    assert executor.executions == 3
+
+
+def test_an_outcome_from_a_dead_worker_is_never_cached(tmp_path: Path) -> None:
+    # Without the seccomp filter a program can kill its process-level worker: the outcome is a
+    # lost job, which must be run again next time rather than remembered as the program's own.
+    config = SandboxConfig(level="process", workers=1, seccomp=False)
+    with Sandbox(config) as box:
+        executor = Executor(box, ExecCache(tmp_path / "cache.sqlite"))
+        requests = [(KILLER, TESTS[:1]), (PROGRAM, TESTS[:1])]
+        first = executor.run(requests, 1.0, 1.0)
+        assert first[0][0].status == "error" and "worker died" in first[0][0].detail
+        assert first[1][0].passed  # on the replaced worker
+        assert box.restarts == 1
+        assert rows(executor.cache) == 1  # only the healthy pair
+        executor.run(requests, 1.0, 1.0)
+        assert (executor.executions, executor.cache_hits) == (3, 1)
+        assert box.restarts == 2
+
+
+def test_duplicate_programs_run_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    executor = Executor(sandbox, ExecCache(tmp_path / "cache.sqlite"))
+    jobs: list[int] = []  # tests per sandbox job, reported as each job finishes
+    other = PROGRAM.replace("a + b", "b + a")
+    requests = [(PROGRAM, TESTS[:1]), (other, TESTS[:1]), (PROGRAM, TESTS[:2]), (PROGRAM, [])]
+    outcomes = executor.run(requests, 1.0, 1.0, progress=jobs.append)
+    assert sorted(jobs) == [1, 2]  # one job per distinct program, each distinct test once
+    assert executor.executions == 3
+    assert [[o.status for o in row] for row in outcomes] == [
+        ["passed"],
+        ["passed"],
+        ["passed", "failed"],
+        [],
+    ]
+
+
+@pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not installed")
+def test_auto_records_bwrap_where_it_runs() -> None:
+    with Sandbox(SandboxConfig(level="auto", workers=1)) as box:
+        assert (box.level, box.fallback_reason) == ("bwrap", "")
+        result = box.run([one_test(WHERE)])[0]
+    assert result.output.strip() == "1"  # the recorded level is the one that ran
+
+
+def test_process_level_records_process() -> None:
+    with Sandbox(SandboxConfig(level="process", workers=1)) as box:
+        assert (box.level, box.fallback_reason) == ("process", "")
+        result = box.run([one_test(WHERE)])[0]
+    assert result.output.strip() not in ("", "1")
+
+
+def test_bwrap_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no bwrap on the PATH
+    with pytest.raises(SandboxError, match="not installed"):
+        Sandbox(SandboxConfig(level="bwrap", workers=1))
+    with Sandbox(SandboxConfig(level="auto", workers=1)) as box:  # falls back, and says so
+        assert box.level == "process"
+        assert "bwrap" in box.fallback_reason
+        result = box.run([one_test(WHERE)])[0]
+    assert result.tests[0].passed and result.output.strip() != "1"
