@@ -40,6 +40,7 @@ from agent.proposal import (
 )
 from agent.settings import ProposerConfig
 from agent.summary import baselines_view, commit_message, history_view
+from agent.sweepcmd import sweep_for_run
 from harness.api import __file__ as API_FILE
 from harness.config import RunConfig
 from harness.errors import InputError
@@ -48,6 +49,7 @@ from harness.pools import Pool, load_pool
 from harness.results import EvalResult
 from harness.significance import Decision, decide
 from harness.suites import load_suite
+from ledger.errors import LedgerError
 from ledger.store import Ledger
 
 SELECTOR = "experiments/selector.py"
@@ -71,6 +73,7 @@ class RunSpec:
     max_cost: float | None = None
     max_failures: int = 5  # consecutive crashed or invalid experiments before stopping
     program: Path = Path("program.md")
+    sweep_ks: tuple[int, ...] = ()  # when finished, sweep the best kept selector over these ks
 
 
 @dataclass
@@ -151,6 +154,11 @@ class Loop:
             self.start_cost = sampling_cost(start, self._k())
             self.pools.flush(self.ledger, self.run_id, None)
             self.proposer = self.make_proposer(branch)
+            label = " (SIMULATED)" if pool.simulated else ""
+            self.say(
+                f"run {self.spec.tag} on {branch.name}: pool {pool.id}{label}, "
+                f"k={self._k()}, proposer {self.proposer.name}, worktree {branch.path}"
+            )
             try:
                 incumbent = self._baseline(incumbent_commit)
                 if incumbent is None:
@@ -165,7 +173,23 @@ class Loop:
             except ProposerDown as down:
                 self._record_calls(down.calls, None)
                 status, reason = "failed", f"the proposer is down: {down}"
+        if status == "finished" and self.spec.sweep_ks and incumbent is not None:
+            self._sweep(incumbent)
         return self._finish(status, reason)
+
+    def _sweep(self, incumbent: Incumbent) -> None:
+        """Sweep the best kept selector on its pool's holdout split (the split never used to
+        decide) and link the page from the run; a sweep that fails is said, not recorded."""
+        path = self.home / "sweeps" / f"{self.spec.tag}.html"
+        selector = self.branch.path / SELECTOR
+        try:
+            sweep_for_run(incumbent.pool, selector, self.spec.sweep_ks, path, self.config,
+                          self.spec.suite, split="holdout")  # fmt: skip
+        except (InputError, LedgerError) as exc:
+            self.say(f"sweep not written: {exc}")
+            return
+        self.ledger.set_sweep(self.run_id, str(path))
+        self.say(f"sweep of the best selector (#{incumbent.number}): {path}")
 
     def _k(self) -> int:
         assert self.config.eval.k is not None
@@ -403,7 +427,8 @@ class Loop:
         )
         self.proposer.tell(proposal, _sel(dev) if dev is not None and dev.valid else None)
         self.failures = self.failures + 1 if status in ("invalid", "crashed") else 0
-        self.say(f"#{number} {status}: {reason}")
+        shown = reason if reason.startswith(status) else f"{status}: {reason}"
+        self.say(f"#{number} {shown}")
         if status == "kept" and dev is not None:
             return Incumbent(number, commit, dev, dev.pool)
         return incumbent
