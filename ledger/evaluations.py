@@ -125,10 +125,7 @@ def _arm_row(name: str, values: Any) -> dict[str, Any]:
 
 def _call_rows(run_id: int, experiment_id: int, calls: list[Any]) -> list[dict[str, Any]]:
     rows = []
-    for position, call in enumerate(calls):
-        where = f"llm_calls[{position}]."
-        if not isinstance(call, dict):
-            raise LedgerError(f"evaluation: key 'llm_calls[{position}]' must be an object")
+    for _, where, call in _objects(calls, "llm_calls"):
         rows.append(
             {
                 "run_id": run_id,
@@ -150,10 +147,7 @@ def _call_rows(run_id: int, experiment_id: int, calls: list[Any]) -> list[dict[s
 
 def _check_rows(checks: list[Any]) -> list[dict[str, Any]]:
     rows = []
-    for position, check in enumerate(checks):
-        where = f"checks[{position}]."
-        if not isinstance(check, dict):
-            raise LedgerError(f"evaluation: key 'checks[{position}]' must be an object")
+    for position, where, check in _objects(checks, "checks"):
         rows.append(
             {
                 "position": position,
@@ -167,10 +161,7 @@ def _check_rows(checks: list[Any]) -> list[dict[str, Any]]:
 
 def _pick_rows(picks: list[Any], arms: set[str]) -> list[dict[str, Any]]:
     rows = []
-    for position, pick in enumerate(picks):
-        where = f"picks[{position}]."
-        if not isinstance(pick, dict):
-            raise LedgerError(f"evaluation: key 'picks[{position}]' must be an object")
+    for _, where, pick in _objects(picks, "picks"):
         arm = _need(pick, "arm", str, where)
         if arm not in arms:
             raise LedgerError(f"evaluation: key '{where}arm' names {arm!r}, which has no score")
@@ -185,6 +176,14 @@ def _pick_rows(picks: list[Any], arms: set[str]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _objects(items: list[Any], key: str) -> list[tuple[int, str, dict[str, Any]]]:
+    """(position, key prefix for errors, object) for a list that must hold JSON objects."""
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise LedgerError(f"evaluation: key '{key}[{position}]' must be an object")
+    return [(position, f"{key}[{position}].", item) for position, item in enumerate(items)]
 
 
 def _need(data: dict[str, Any], key: str, kind: Any, where: str = "") -> Any:
