@@ -169,7 +169,11 @@ def test_max_tokens_and_stop_sequences_act_like_a_server(cache: Path, sandbox: S
     rambling = sample(suite, cache, sandbox, n=3, stop=[], self_tests={"n": 0}, max_tokens=120)
     assert all(s.num_tokens == 120 for v in rambling.pool.samples.values() for s in v)
     short = sample(suite, cache, sandbox, n=3, max_tokens=8, self_tests={"n": 0})
-    assert all(s.num_tokens is not None and s.num_tokens <= 8 for v in short.pool.samples.values() for s in v)
+    assert all(
+        s.num_tokens is not None and s.num_tokens <= 8
+        for v in short.pool.samples.values()
+        for s in v
+    )
     assert short.compute.generated_tokens < rambling.compute.generated_tokens
 
 

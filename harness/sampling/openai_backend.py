@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from harness.errors import InputError
 from harness.sampling.config import GenParams, SamplingConfig
-from harness.sampling.results import Completion, Generation, LLMCall, SamplingError
+from harness.sampling.results import (
+    Batch,
+    Completion,
+    Generation,
+    LLMCall,
+    Progress,
+    SamplingError,
+)
 
-Progress = Callable[[str, int, int], None]
-Batch = tuple[GenParams, list[tuple[str, str]]]
 LOCAL_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
 
 

@@ -7,10 +7,15 @@ counts and mean logprobs); a :class:`LLMCall` is one request as the ledger recor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.pools import Pool
+from harness.sampling.config import GenParams
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Batch = tuple[GenParams, list[tuple[str, str]]]  # settings, [(task_id, rendered prompt)]
 
 
 class SamplingError(RuntimeError):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,12 @@ from harness.cache import ExecCache
 from harness.executor import Executor
 from harness.pools import Pool, Sample, load_pool, pool_id, save_pool
 from harness.sampling import postprocess as post
-from harness.sampling.config import GenParams, SamplingConfig, render
+from harness.sampling.config import SamplingConfig, render
 from harness.sampling.results import (
+    Batch,
     Generation,
     LLMCall,
+    Progress,
     SampleResult,
     SamplingCompute,
     SamplingError,
@@ -37,8 +38,6 @@ from harness.sandbox import Sandbox
 from harness.suites import Suite, Task
 
 SAMPLER_VERSION = 1  # bump when postprocessing or the pool layout changes
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-Batch = tuple[GenParams, list[tuple[str, str]]]  # settings, [(task_id, rendered prompt)]
 
 
 def sampling_key(suite: Suite, tasks: list[Task], config: SamplingConfig) -> str:

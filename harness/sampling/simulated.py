@@ -39,13 +39,12 @@ import ast
 import math
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.executor import ExecSettings, Executor
 from harness.sampling import inputs as probe
 from harness.sampling.config import SamplingConfig, render
-from harness.sampling.results import Completion, Generation
+from harness.sampling.results import Completion, Generation, Progress
 from harness.sampling.variants import Reference, UnusableReference, Variant, make_variants
 from harness.sampling.variants import parse_reference as take_apart
 from harness.suites import Task
@@ -71,8 +70,6 @@ TOKEN_LOGPROB = -0.12  # mean logprob of a token of an unsurprising program
 # that only programs that hang (mutants looping forever) time out, whatever the machine's load.
 LIBRARY_EXEC = ExecSettings(test_timeout=0.25, setup_timeout=2.0)
 TOKEN = re.compile(r"\w+|[^\w\s]|\n[ \t]*")
-
-Progress = Callable[[str, int, int], None]
 
 
 def approx_tokens(text: str) -> int:

