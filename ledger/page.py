@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -20,17 +21,24 @@ GENERATOR = "winnow report"  # the <meta name="generator"> that marks a page as 
 NO_SCORE = 0.0  # where experiments without a score sit on the progress chart (as crosses)
 
 
-def render_html(report: Report) -> str:
-    """The whole page as a string."""
+def page_environment(package: str) -> Environment:
+    """The jinja2 environment of Winnow's pages (the report; the sweep page, from ``agent``):
+    the package's ``templates/``, autoescaped, strict, with the number filters."""
     env = Environment(
-        loader=PackageLoader("ledger", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters.update(num=_num, pct=_pct, signed=_signed, money=_money, secs=_secs)
-    return env.get_template("report.html.j2").render(
+    return env
+
+
+def render_html(report: Report) -> str:
+    """The whole page as a string."""
+    template = page_environment("ledger").get_template("report.html.j2")
+    return template.render(
         r=report,
         generator=GENERATOR,
         progress=progress_chart(report),
@@ -40,22 +48,35 @@ def render_html(report: Report) -> str:
 
 def write_html(report: Report, path: Path) -> None:
     """Write the page to ``path`` (atomically); never replace a file that is not ours."""
-    if path.is_dir():
-        raise LedgerError(f"{path}: is a directory; give a file name for the report")
-    if path.exists():
-        head = path.read_bytes()[:2048].decode("utf-8", "replace")
-        if f'<meta name="generator" content="{GENERATOR}">' not in head:
-            raise LedgerError(f"{path}: exists and is not a Winnow report; refusing to replace it")
-    if not path.parent.exists():
-        raise LedgerError(f"{path.parent}: no such directory")
-    html = render_html(report)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=path.parent)
+    write_page(path, lambda: render_html(report), GENERATOR, "report")
+
+
+def write_page(path: Path, render: Callable[[], str], generator: str, kind: str) -> None:
+    """Write a self-contained page atomically, readable by all; never replace a file whose
+    ``<meta name="generator">`` is not ``generator`` (the report, the sweep page)."""
+    check_page_target(path, generator, kind)
+    html = render()
+    fd, tmp = tempfile.mkstemp(prefix=f".{kind}-", suffix=".html", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(html)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is for reading
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a page is for reading
     os.replace(tmp, path)
+
+
+def check_page_target(path: Path, generator: str, kind: str) -> None:
+    """Raise LedgerError unless ``path`` can take the page: a new file in an existing
+    directory, or an earlier page of the same generator. Callers with a long job ahead call
+    this first, so a bad path fails before the work rather than after it."""
+    if path.is_dir():
+        raise LedgerError(f"{path}: is a directory; give a file name for the {kind}")
+    if path.exists():
+        head = path.read_bytes()[:2048].decode("utf-8", "replace")
+        if f'<meta name="generator" content="{generator}">' not in head:
+            raise LedgerError(f"{path}: exists and is not a Winnow {kind}; refusing to replace it")
+    if not path.parent.exists():
+        raise LedgerError(f"{path.parent}: no such directory")
 
 
 def progress_chart(report: Report) -> str | None:
