@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -21,27 +23,30 @@ from harness.evaluate import EvalSpec, Session, evaluate
 from harness.results import Calibration, EvalResult, ScorerSummary
 
 
+@contextmanager
+def progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress callback drawing one bar per stage on stderr; None when ``quiet`` or when
+    stderr is not a terminal."""
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        yield progress
+
+
 def run_eval(spec: EvalSpec, config: RunConfig, quiet: bool) -> EvalResult:
     """Evaluate with a progress display on stderr (none when ``quiet``)."""
-    console = Console(stderr=True)
-    with Session(config) as session:
-        if quiet or not console.is_terminal:
-            return evaluate(spec, session)
-        columns = [
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        ]
-        with Progress(*columns, console=console, transient=True) as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done)
-
-            return evaluate(spec, session, progress)
+    with Session(config) as session, progress_bars(quiet) as progress:
+        return evaluate(spec, session, progress)
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
