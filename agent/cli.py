@@ -21,11 +21,15 @@ from agent.reportcmd import show_log, show_report
 from agent.runcmd import run_loop
 from agent.samplecmd import emit as emit_sample
 from agent.samplecmd import run_sample
+from agent.sweepcmd import emit as emit_sweep
+from agent.sweepcmd import run_sweep_shown
+from agent.sweeppage import check_sweep_target, write_sweep_html
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.evaluate import EvalSpec
 from harness.home import ledger_path
 from harness.sampling import SamplingError
+from harness.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from ledger.errors import LedgerError
 
 app = typer.Typer(
@@ -175,6 +179,9 @@ def run_command(
     suite: str = SUITE,
     pool: str | None = typer.Option(None, help="replay this pool instead of sampling"),
     config: Path | None = CONFIG,
+    sweep_ks: str | None = typer.Option(
+        None, "--sweep-ks", help="when finished, sweep the best selector over these ks (1,4,16)"
+    ),
 ) -> None:
     """Run the research loop on branch winnow/<tag>; run it again to resume."""
     spec = RunSpec(
@@ -185,6 +192,7 @@ def run_command(
         max_hours=max_hours,
         max_cost=max_cost,
         max_failures=max_failures,
+        sweep_ks=parse_ks(sweep_ks, "--sweep-ks") if sweep_ks else (),
     )
     summary = run_loop(spec, config, proposer, model, api_base, Path.cwd())
     raise typer.Exit(0 if summary.status in ("finished", "stopped") else 1)
@@ -245,3 +253,55 @@ def sample_command(
         print(f"winnow: error: sampling failed: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
     emit_sample(result, as_json)
+
+
+# -- winnow sweep ----------------------------------------------------------------------------------
+
+
+@app.command("sweep")
+@user_errors
+def sweep_command(
+    pool: list[str] = typer.Option(
+        ...,
+        "--pool",
+        help="NAME=SPEC, repeated: SPEC a pool id, a directory with samples.jsonl, or "
+        "sample:PATH (sample from that sampling config)",
+    ),
+    ks: str = typer.Option(",".join(map(str, DEFAULT_KS)), "--ks", help="the ks, comma-separated"),
+    selector: Path | None = typer.Option(
+        None, help="a selector to sweep beside the baselines (checked at each pool's largest k)"
+    ),
+    params: list[str] = typer.Option(
+        [], "--params", help="NAME=COUNT: a pool's model parameter count (for FLOPs), e.g. 16e9"
+    ),
+    suite: str = SUITE,
+    split: str = SPLIT,
+    repeats: int | None = REPEATS,
+    seed: int | None = SEED,
+    forecast_to: int | None = typer.Option(
+        None, "--forecast-to", help="forecast pass@k up to this k (default: 10 x the largest k)"
+    ),
+    config: Path | None = CONFIG,
+    html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
+    as_json: bool = JSON,
+) -> None:
+    """pass@k and every arm's sel@k against k and compute, per pool; crossings; a forecast."""
+    spec = SweepSpec(
+        pools=parse_pools(pool, params),
+        ks=parse_ks(ks),
+        suite=suite,
+        selector=selector,
+        split=split,
+        forecast_to=forecast_to,
+    )
+    if html is not None:
+        check_sweep_target(html)
+    run_config = load_config(config).with_eval(repeats=repeats, seed=seed)
+    try:
+        result = run_sweep_shown(spec, run_config, as_json)
+    except SamplingError as exc:  # a sample:PATH pool whose backend failed
+        print(f"winnow: error: sampling failed: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    emit_sweep(result, as_json)  # first: a page that fails to write loses nothing shown
+    if html is not None:
+        write_sweep_html(result, html)
