@@ -19,7 +19,8 @@ Covered, at both levels unless noted (each line has a hostile test in
 ``tests/test_sandbox_hostile.py``):
 
 - a hang or a sleep: a per-test wall-clock alarm in the child, and the worker kills the child's
-  process group ``GRACE`` seconds later if the alarm was caught or ignored; ``RLIMIT_CPU`` too;
+  process group ``GRACE`` seconds later if the alarm was caught or ignored (``RLIMIT_CPU`` is set
+  too, as a backstop: the alarm and the kill come first, so no test reaches it);
 - ignoring signals (catching the alarm, ``SIG_IGN``, a SIGTERM handler, blocked signals, a
   cancelled timer): SIGKILL by the worker;
 - a fork bomb: ``RLIMIT_NPROC`` under a non-root uid (bwrap as root, the process level when the
