@@ -158,9 +158,24 @@ def test_a_selector_over_budget_that_lets_the_refusal_propagate(
     assert not check(result, "compute_parity").passed
 
 
-def test_a_non_deterministic_selector(session: Session, tmp_path: Path) -> None:
-    _, determinism = caught(session, "nondeterministic", tmp_path, "deterministic")
-    assert "the same inputs gave different scores on 8 problems" in determinism
+# Each of these fails its own check, with the evidence quoted (8 tiny problems).
+CAUGHT = [
+    ("nondeterministic", "deterministic", "the same inputs gave different scores on 8 problems"),
+    ("declared_ties_random", "not_random", "declares ['self_tests']"),
+    ("ignores_signal", "signals_wired", "shuffling its values across candidates changed no pick"),
+    ("rarely_asks", "signals_wired", "logprob: asked for on 1 of 8 problems"),
+    ("undeclared", "signals_declared", "asked for ['self_tests'] without declaring it"),
+    ("unknown_signal", "signals_declared", "unknown signals in USES: ['telepathy']"),
+    ("walks_filesystem", "no_leakage", "os.scandir: '/'"),
+]
+
+
+@pytest.mark.parametrize("name, by, evidence", CAUGHT, ids=[c[0] for c in CAUGHT])
+def test_a_hostile_selector_fails_its_check(
+    session: Session, tmp_path: Path, name: str, by: str, evidence: str
+) -> None:
+    _, detail = caught(session, name, tmp_path, by)
+    assert evidence in detail
 
 
 def test_a_selector_that_scores_by_position(session: Session, tmp_path: Path) -> None:
@@ -208,11 +223,6 @@ def test_a_selector_that_opens_a_socket(
 # -- the other routes out ------------------------------------------------------------------------
 
 
-def test_a_selector_that_walks_the_filesystem(session: Session, tmp_path: Path) -> None:
-    _, leak = caught(session, "walks_filesystem", tmp_path, "no_leakage")
-    assert "os.scandir: '/'" in leak
-
-
 def test_a_selector_that_opens_the_ledger(
     session: Session, tmp_path: Path, winnow_home: Path
 ) -> None:
@@ -251,30 +261,6 @@ def test_the_sandbox_prevents_what_the_audit_records(
 
 
 # -- declared signals ----------------------------------------------------------------------------
-
-
-def test_declaring_signals_and_tying_random_fails_not_random(
-    session: Session, tmp_path: Path
-) -> None:
-    _, verdict = caught(session, "declared_ties_random", tmp_path, "not_random")
-    assert "declares ['self_tests']" in verdict
-
-
-def test_a_signal_asked_for_but_ignored_is_not_wired(session: Session, tmp_path: Path) -> None:
-    _, wired = caught(session, "ignores_signal", tmp_path, "signals_wired")
-    assert "shuffling its values across candidates changed no pick on 8 problems" in wired
-
-
-def test_a_signal_asked_for_on_few_problems_is_not_wired(session: Session, tmp_path: Path) -> None:
-    _, wired = caught(session, "rarely_asks", tmp_path, "signals_wired")
-    assert "logprob: asked for on 1 of 8 problems" in wired
-
-
-def test_undeclared_and_unknown_signals(session: Session, tmp_path: Path) -> None:
-    _, undeclared = caught(session, "undeclared", tmp_path, "signals_declared")
-    assert "asked for ['self_tests'] without declaring" in undeclared
-    _, unknown = caught(session, "unknown_signal", tmp_path, "signals_declared")
-    assert "unknown signals in USES: ['telepathy']" in unknown
 
 
 def test_an_unavailable_signal_raises_signal_unavailable_in_the_selector(
