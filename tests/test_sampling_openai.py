@@ -38,7 +38,10 @@ def fake_model(path: str, body: dict[str, Any]) -> Reply:
         return Reply(200, chat_completion(texts, logprobs=logprobs))
     prompt = body["prompt"]
     if prompt.rstrip().endswith("assert"):
-        raw = ["add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(0, 0) ==\n" + AFTER] * n
+        raw = [
+            "add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(0, 0) ==\n"
+            "print('ok')\nassert add(9, 9) == 18\n" + AFTER  # cut at "\nprint", here
+        ] * n
     else:
         raw = [rng.choice(BODIES) + AFTER for _ in range(n)]
     texts = []
@@ -83,7 +86,7 @@ def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
     assert len(completions) == 2 and len(sent) == 4  # one request per problem and purpose
     for body in completions:
         assert body["n"] == 3 and body["seed"] == 7 and body["logprobs"] == 1
-        assert body["stop"] == ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]
+        assert body["stop"] == ["\nclass", "\ndef", "\n#", "\nif"]  # servers take 4 at most
         assert body["model"] == "fake-coder-1.5B"  # the provider prefix is litellm's
 
     pool = result.pool
@@ -94,7 +97,8 @@ def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
     assert all(s.completion in BODIES for s in samples)  # cut at "\ndef" by the server
     assert all(s.logprob_mean == pytest.approx(-0.2) for s in samples)
     assert all(s.num_tokens == 3 and s.prompt_tokens == 10 for s in samples)
-    # "assert " ends the prompt and is put back; the unfinished third assert is dropped
+    # "assert " ends the prompt and is put back; the unfinished third assert is dropped, and
+    # the fifth stop sequence, not sent, is applied here: the assert after "print" is gone
     assert pool.self_tests is not None
     assert pool.self_tests["tiny/add"] == ["assert add(1, 2) == 3", "assert add(2, 2) == 4"] * 2
 
@@ -112,6 +116,7 @@ def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
     assert len(result.calls) == 4 and not again.calls
     call = result.calls[0]
     assert call.backend == "openai" and call.error is None and call.attempts == 1
+    assert call.params["stop"] == ["\nclass", "\ndef", "\n#", "\nif"] and call.params["n"] == 3
     assert call.prompt is not None and call.prompt.startswith("def add")
     assert len(call.response) == 3 and call.latency_s is not None and call.prompt_tokens == 10
     assert call.cost_usd is None  # a local model has no price

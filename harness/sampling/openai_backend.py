@@ -2,7 +2,8 @@
 
 ``vllm serve``, llama.cpp's server, Ollama, SGLang or a hosted API: the model is named the
 litellm way (``hosted_vllm/<model>``, or ``openai/<model>`` with ``api_base``). One request per
-problem asks for all ``n`` completions (``n``, ``seed``, ``stop`` and logprobs are sent);
+problem asks for all ``n`` completions (``n``, ``seed``, the first 4 ``stop`` sequences and
+logprobs are sent);
 requests run in parallel on ``concurrency`` threads; a rate limit, a timeout, a dropped
 connection or a 5xx answer is retried with exponential backoff (``retries``, ``backoff``). A
 request that still fails is recorded with its error, and sampling then stops with a
@@ -31,6 +32,10 @@ from harness.sampling.results import (
 )
 
 LOCAL_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
+# Stop sequences a request carries: OpenAI's API and vLLM's server refuse more than 4. The rest
+# are applied to the text received (postprocessing cuts at every one), at the cost of the tokens
+# a server generates past them.
+SERVER_STOPS = 4
 
 
 def generate(
@@ -40,9 +45,6 @@ def generate(
     # Imported here: importing litellm takes seconds and is only needed to call a model.
     import litellm
 
-    # litellm cuts ``stop`` to OpenAI's 4 sequences unless told not to: servers like vLLM take
-    # more (the CodeT set has 5), and a hosted API that does not will refuse, not truncate.
-    litellm.disable_stop_sequence_limit = True
     litellm.suppress_debug_info = True  # no "Provider List" banners on stderr
     api_key = _api_key(config)
     retryable = (
@@ -112,9 +114,11 @@ def _request(
     task_id, prompt = item
     chat = config.endpoint == "chat"
     messages = [{"role": "user", "content": prompt}] if chat else None
+    sent = params.request_params()
+    sent["stop"] = sent["stop"][:SERVER_STOPS]
     common: dict[str, Any] = {
         "model": config.model,
-        **params.request_params(),
+        **sent,
         "api_base": config.api_base,
         "api_key": api_key,
         "timeout": config.request_timeout,
@@ -143,7 +147,7 @@ def _request(
         task_id=task_id,
         prompt=None if chat else prompt,
         messages=messages,
-        params=params.request_params(),
+        params=sent,
         response=[],
         prompt_tokens=None,
         completion_tokens=None,
