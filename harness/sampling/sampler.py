@@ -162,7 +162,7 @@ def _simulate(
     sandbox: Sandbox | None,
     progress: Progress | None,
 ) -> tuple[list[Generation], list[Generation] | None, dict[str, str]]:
-    from harness.sampling import simulated
+    from harness.sampling import simulated, simulated_tests
 
     own = sandbox is None
     box = sandbox if sandbox is not None else Sandbox()
@@ -178,7 +178,7 @@ def _simulate(
     candidates = [simulated.sample_candidates(lib, config) for lib in libraries]
     tests = None
     if config.self_tests.n > 0:
-        tests = [simulated.sample_self_tests(lib, config) for lib in libraries]
+        tests = [simulated_tests.sample_self_tests(lib, config) for lib in libraries]
     return candidates, tests, skipped
 
 

@@ -24,18 +24,13 @@ Sampling then treats the library like a model's output distribution over whole p
   on to ``max_tokens`` without them), and is truncated at ``max_tokens``;
 - its mean logprob is the program's log-probability at temperature 1 spread over its tokens.
 
-Self-tests: each self-test sample writes a few ``assert f(args) == value`` lines on probe
-inputs (examples more often; a low temperature repeats the same ones); the value is the
-reference's output, or, with a probability that grows on harder problems and at higher
-temperature, a wrong one: a mutant's output on that input (a model's misconception) or a
-perturbed value. Some samples end in a broken line, which postprocessing drops.
+Self-tests: see ``simulated_tests.py``.
 
 Token counts are estimates (words, punctuation marks and line starts), flagged as such.
 """
 
 from __future__ import annotations
 
-import ast
 import math
 import random
 import re
@@ -44,9 +39,10 @@ from dataclasses import dataclass, field
 from harness.executor import ExecSettings, Executor
 from harness.sampling import inputs as probe
 from harness.sampling.config import SamplingConfig, render
+from harness.sampling.edits import Reference, UnusableReference, Variant
+from harness.sampling.edits import parse_reference as take_apart
 from harness.sampling.results import Completion, Generation, Progress
-from harness.sampling.variants import Reference, UnusableReference, Variant, make_variants
-from harness.sampling.variants import parse_reference as take_apart
+from harness.sampling.variants import make_variants
 from harness.suites import Task
 
 SIMULATOR_VERSION = 1  # bump when a change here changes what is sampled
@@ -57,9 +53,6 @@ GENERATED_KEPT = 6  # generated probe inputs kept
 TRIALS = 20  # generated inputs tried on the reference
 TAIL_SIZE = 40  # members of the long tail of broken completions
 TAIL_LOGIT = -4.0  # logit of each tail member
-WRONG_BIAS = 0.2  # log-odds that a self-test sample follows a misconception (ease 0) ...
-WRONG_EASE = 0.35  # ... less so on easier problems
-SLIP = 0.05  # chance that one expected value is written wrong anyway
 PLAUSIBLE_BONUS = 1.0  # extra logit of a mutant that passes the prompt's examples
 EASE_MEAN = -0.8  # ease of a problem of typical length (logit of its reference)
 EASE_LENGTH = 1.3  # ease lost per e-fold of reference length
@@ -211,7 +204,7 @@ def _check_variants(libraries: list[Library], executor: Executor) -> None:
 # -- sampling -------------------------------------------------------------------------------------
 
 
-def _distribution(logits: list[float], temperature: float, top_p: float) -> list[float]:
+def distribution(logits: list[float], temperature: float, top_p: float) -> list[float]:
     """Sampling probabilities: softmax at ``temperature`` (0: greedy), then nucleus ``top_p``."""
     if temperature == 0:
         best = max(range(len(logits)), key=lambda i: logits[i])
@@ -234,7 +227,7 @@ def _softmax(logits: list[float]) -> list[float]:
     return [w / total for w in weights]
 
 
-def _program_logits(lib: Library) -> list[float]:
+def program_logits(lib: Library) -> list[float]:
     """Logits of: the correct variants, the wrong ones, then the broken tail's members."""
     rng = random.Random(f"winnow-sim-logits:{SIMULATOR_VERSION}:{lib.task.task_id}")
     logits = [lib.ease - (0.7 + 0.3 * k if k else 0.0) for k in range(len(lib.correct))]
@@ -247,9 +240,9 @@ def sample_candidates(lib: Library, config: SamplingConfig) -> Generation:
     """``config.n`` simulated completions for one problem, as a server would return them."""
     task = lib.task
     rng = random.Random(f"winnow-sim-sample:{SIMULATOR_VERSION}:{config.seed}:{task.task_id}")
-    logits = _program_logits(lib)
+    logits = program_logits(lib)
     model = _softmax(logits)
-    probs = _distribution(logits, config.temperature, config.top_p)
+    probs = distribution(logits, config.temperature, config.top_p)
     programs = lib.correct + lib.wrong
     completions = []
     for _ in range(config.n):
@@ -261,9 +254,7 @@ def sample_candidates(lib: Library, config: SamplingConfig) -> Generation:
                 text, surprise = _surface(text, rng), -1.5
         else:
             text = _broken(programs, lib, rng)
-        raw, tokens, finish = _as_served(
-            text + _afterword(lib, rng), config.stop, config.max_tokens
-        )
+        raw, tokens, finish = as_served(text + _afterword(lib, rng), config.stop, config.max_tokens)
         mean = TOKEN_LOGPROB + (math.log(model[pick]) + surprise) / max(tokens, 1)
         completions.append(Completion(raw, tokens, mean + rng.gauss(0.0, 0.01), finish))
     prompt = render(config.template, task.prompt, task.entry_point, task.task_id)
@@ -323,7 +314,7 @@ def _afterword(lib: Library, rng: random.Random) -> str:
     )
 
 
-def _as_served(text: str, stop: tuple[str, ...], max_tokens: int) -> tuple[str, int, str]:
+def as_served(text: str, stop: tuple[str, ...], max_tokens: int) -> tuple[str, int, str]:
     """What a server returns for ``text``: cut at a stop sequence, or run on to ``max_tokens``
     (repeating the afterword, as a model without a stop rambles on), then cut to it."""
     cuts = [at for at in (text.find(s) for s in stop) if at != -1]
@@ -338,77 +329,3 @@ def _as_served(text: str, stop: tuple[str, ...], max_tokens: int) -> tuple[str, 
     if len(pieces) > max_tokens:
         text, finish = text[: pieces[max_tokens].start()], "length"
     return text, min(len(pieces), max_tokens) + (1 if finish == "stop" else 0), finish
-
-
-def sample_self_tests(lib: Library, config: SamplingConfig) -> Generation:
-    """``config.self_tests.n`` simulated test-writing samples for one problem."""
-    st = config.self_tests
-    task = lib.task
-    prompt = render(st.template, task.prompt, task.entry_point, task.task_id)
-    rng = random.Random(f"winnow-sim-tests:{SIMULATOR_VERSION}:{config.seed}:{task.task_id}")
-    logits = [
-        -0.25 * i if p.source == "example" else -1.0 - 0.25 * i for i, p in enumerate(lib.inputs)
-    ]
-    wrong = 1.0 / (
-        1.0 + math.exp(-(WRONG_BIAS - WRONG_EASE * lib.ease + 1.5 * (st.temperature - 0.8)))
-    )
-    beliefs = _distribution(
-        _program_logits(lib)[len(lib.correct) : len(lib.correct) + len(lib.wrong)] or [0.0],
-        max(0.5 * st.temperature, 0.05),
-        1.0,
-    )
-    completions = []
-    for _ in range(st.n):
-        lines = []
-        # One sample, one understanding: the reference's, or one mutant's (a likely one).
-        belief = None
-        if lib.wrong and rng.random() < wrong:
-            belief = lib.marks[rng.choices(range(len(lib.wrong)), weights=beliefs)[0]]
-        if lib.inputs:
-            probs = _distribution(logits, st.temperature, st.top_p)
-            for _ in range(rng.randint(2, 6)):
-                i = rng.choices(range(len(probs)), weights=probs)[0]
-                value = lib.expected[i]
-                mark = True if belief is None else belief[i]
-                if isinstance(mark, str):
-                    value = mark
-                elif mark is None or rng.random() < SLIP:
-                    value = _perturbed(value, rng)
-                lines.append(f"assert {task.entry_point}({lib.inputs[i].args}) == {value}")
-        if lines and rng.random() < 0.1 + 0.2 * st.temperature:
-            lines[-1] = lines[-1][: rng.randrange(8, max(len(lines[-1]), 9))]
-        text = "\n".join(lines) + rng.choice(TEST_AFTERWORDS)
-        tail = prompt.rsplit("\n", 1)[-1]
-        if tail.strip() and text.startswith(tail):
-            text = text[len(tail) :]  # the prompt already ends with the start of the first line
-        raw, tokens, finish = _as_served(text, st.stop, st.max_tokens)
-        completions.append(Completion(raw, tokens, None, finish))
-    return Generation(task.task_id, prompt, approx_tokens(prompt), completions)
-
-
-TEST_AFTERWORDS = (
-    "\n\n\ndef check(candidate):\n    pass\n",
-    "\n\n# more tests\n",
-    "\nprint('ok')\n",
-)
-
-
-def _perturbed(value: str, rng: random.Random) -> str:
-    """The expected value written wrong: a slip of one, a flipped bool, a reversed string..."""
-    try:
-        literal = ast.literal_eval(value)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return "None"
-    if isinstance(literal, bool):
-        return repr(not literal)
-    if isinstance(literal, int):
-        return repr(literal + rng.choice((1, -1, 2)))
-    if isinstance(literal, float):
-        return repr(literal + 0.5)
-    if isinstance(literal, str):
-        return repr(literal[::-1] if len(set(literal)) > 1 else literal + "a")
-    if isinstance(literal, list | tuple) and literal:
-        return repr(literal[:-1])
-    if isinstance(literal, list | tuple):
-        return repr(type(literal)([0]))
-    return "None"
