@@ -127,20 +127,17 @@ def render_forecast(pool: PoolSweep, console: Console) -> None:
 
 
 def render_crossings(crossings: list[Crossing], console: Console) -> None:
-    table = Table(
-        title="where a weaker pool's curve reaches a stronger pool's pass@1 (smallest k sampled)",
-        show_header=True,
-        header_style="bold",
-    )
-    for column in ("pool", "reaches", "curve", "target pass@1", "k", "95% interval of k",
-                   "reached by the largest k"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("pool", "curve") else "right")
+    """Where each weaker pool's curves reach each stronger pool's pass@1: the smallest k
+    sampled, its 95% bootstrap interval, and the share of resamples reaching it at all."""
+    console.print("\n[bold]where a pool's curves reach a stronger pool's pass@1[/]")
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for column in ("pool", "reaches", "curve", "target pass@1", "k", "95% CI of k", "reached"):
+        table.add_column(column, justify="left" if column in ("pool", "curve") else "right",
+                         no_wrap=True)  # fmt: skip
     for c in crossings:
         table.add_row(
-            c.small, c.big, c.curve,
-            f"{c.target:.3f} [{c.target_low:.3f}, {c.target_high:.3f}]",
-            crossing_k(c.k, c.largest_k), crossing_interval(c),
-            f"{c.reached_share:.0%} of resamples",
+            c.small, c.big, c.curve, f"{c.target:.3f} [{c.target_low:.2f}, {c.target_high:.2f}]",
+            crossing_k(c.k, c.largest_k), crossing_interval(c), f"{c.reached_share:.0%}",
         )  # fmt: skip
     console.print(table)
 

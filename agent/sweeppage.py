@@ -45,6 +45,9 @@ def render_sweep_html(result: SweepResult) -> str:
     env = page_environment("agent")
     env.filters.update(sci=_sci)
     unit, label, note = compute_unit(result)
+    if left_out := unplaced_arms(result, unit):
+        note += (f" Left out, their {label.split(' per')[0]} unknown (the self-tests' tokens are "
+                 f"not in the pool): {', '.join(left_out)}.")  # fmt: skip
     return env.get_template("sweep.html.j2").render(
         r=result,
         generator=GENERATOR,
@@ -121,7 +124,7 @@ def _forecast_series(pool: PoolSweep, x: Callable[[int], float | None]) -> list[
     if f is None or any(v is None for v in known):
         return []
     xs = [float(v or 0.0) for v in known]
-    line = Series(f"{f.label}, not measured", list(zip(xs, f.values, strict=True)), CEILING,
+    line = Series("forecast (not measured)", list(zip(xs, f.values, strict=True)), CEILING,
                   style="line", size=0, dash="7 5", css="forecast")  # fmt: skip
     band = [
         Series("forecast 95% band", list(zip(xs, edge, strict=True)), "#8a8f98", style="line",
@@ -148,6 +151,15 @@ def compute_unit(result: SweepResult) -> tuple[str, str, str]:
         )
         notes.append(f"{label.split(' per')[0]} unknown for pool {', '.join(missing)}: {why}.")
     raise AssertionError("samples are always known")
+
+
+def unplaced_arms(result: SweepResult, unit: str) -> list[str]:
+    """Arms with a measured sel@k whose cost in ``unit`` is unknown at some k."""
+    return list(dict.fromkeys(
+        _label(result, pool, arm) for pool in result.pools for p in pool.points
+        for arm, a in p.arms.items()
+        if arm not in HIDDEN and a.sel_at_k is not None and _x(p.costs[arm], unit) is None
+    ))  # fmt: skip
 
 
 def _x(cost: PointCost, unit: str) -> float | None:
@@ -225,8 +237,8 @@ def crossing_chart(result: SweepResult, pool: PoolSweep) -> str | None:
         for curve in dict.fromkeys(c.curve for c in found)
     ]
     refs = {
-        c.big: RefLine(f"pool {c.big} pass@1 {c.target:.3f} [{c.target_low:.3f}, "
-                       f"{c.target_high:.3f}]", c.target, PALETTE[(i + 3) % 10], dash="8 3")
+        c.big: RefLine(f"pool {c.big} pass@1 {c.target:.3f}", c.target, PALETTE[(i + 3) % 10],
+                       dash="8 3")
         for i, c in enumerate(found)
     }  # fmt: skip
     for c in found:
@@ -238,7 +250,7 @@ def crossing_chart(result: SweepResult, pool: PoolSweep) -> str | None:
                              style="line", size=0, legend=False, css="interval"))  # fmt: skip
     reached = [c for c in found if c.k is not None and c.value is not None]
     series.append(Series(
-        "crossing (smallest k sampled)", [(float(c.k or 0), c.value or 0.0) for c in reached],
+        "crossing k", [(float(c.k or 0), c.value or 0.0) for c in reached],
         "#000000", marker="diamond", size=6, css="crossing",
         titles=[f"{c.curve} reaches pool {c.big}'s pass@1 {c.target:.3f} at k={c.k} "
                 f"(95% interval {c.k_low}–{c.k_high or 'beyond ' + str(c.largest_k)})"

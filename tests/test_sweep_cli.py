@@ -66,6 +66,24 @@ def test_json_has_every_point_and_a_too_large_k_is_skipped() -> None:
     assert pool["forecast"]["label"].startswith("forecast")
 
 
+def test_a_pool_sampled_on_the_fly_carries_its_cost(tmp_path: Path) -> None:
+    config = tmp_path / "sampling.toml"
+    config.write_text("n = 4\nparams = 1.5e9\n[self_tests]\nn = 2\n")  # the simulated backend
+    result = sweep(*TINY, "--pool", f"sim=sample:{config}", "--ks", "1,2,4", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    (pool,) = data["pools"]
+    assert pool["simulated"] and pool["backend"] == "simulated"
+    assert any("SIMULATED" in w for w in data["warnings"])
+    cost = pool["cost"]  # the sampler's record in the pool's meta: tokens and parameters
+    assert (cost["tokens_source"], cost["params_source"]) == ("samples", "pool meta")
+    assert cost["params"] == 1.5e9 and cost["self_test_tokens"] > 0
+    codet = pool["points"][-1]["costs"]["codet"]
+    tokens = 4 * cost["tokens_per_sample"] + cost["self_test_tokens"]
+    assert codet["generated_tokens"] == pytest.approx(tokens)
+    assert codet["flops"] == pytest.approx(2 * 1.5e9 * tokens)
+
+
 def test_an_invalid_selector_is_said_prominently(tmp_path: Path) -> None:
     constant = tmp_path / "constant.py"
     constant.write_text(
