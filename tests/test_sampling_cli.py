@@ -45,6 +45,12 @@ def test_sample_prints_the_pool_id_and_reuses_the_cache(tmp_path: Path, winnow_h
     assert json.loads(evaluated.stdout)["simulated"] is True
 
 
+def test_a_bad_limit_is_refused(tmp_path: Path) -> None:
+    result = winnow("sample", *TINY, "--config", config_file(tmp_path, "n = 2\n"), "--limit", 0)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "winnow: error: limit must be at least 1, not 0"
+
+
 def test_a_bad_config_is_one_line_naming_the_key(tmp_path: Path) -> None:
     config = config_file(tmp_path, "n = 4\ntop_p = 2\n")
     result = winnow("sample", *TINY, "--config", config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +100,9 @@ def test_the_same_seed_gives_the_same_pool_and_the_cache_answers_twice(
     index = json.loads((cache / "sampling" / f"{first.config_key}.json").read_text())
     assert index["pool"] == first.pool.id
     assert again.compute.to_json() == first.compute.to_json()
+    shutil.rmtree(cache / "pools" / first.pool.id)  # an index entry whose pool is gone: a miss
+    rebuilt = sample(suite, cache, sandbox, n=5, seed=3)
+    assert not rebuilt.cached and rebuilt.pool.id == first.pool.id
 
 
 def test_pass_at_k_rises_with_k_and_temperature_trades_pass1_for_coverage(

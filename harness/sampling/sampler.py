@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import ExecCache
+from harness.errors import InputError
 from harness.executor import Executor
 from harness.pools import Pool, Sample, load_pool, pool_id, save_pool
 from harness.sampling import postprocess as post
@@ -70,12 +71,12 @@ def sample_pool(
     tasks = list(suite.tasks.values())
     if limit is not None:
         if limit < 1:
-            raise SamplingError(f"limit must be at least 1, not {limit}")
+            raise InputError(f"limit must be at least 1, not {limit}")
         tasks = tasks[:limit]
     key = sampling_key(suite, tasks, config)
     index = cache / "sampling" / f"{key}.json"
-    if index.exists():
-        entry = json.loads(index.read_text())
+    entry = json.loads(index.read_text()) if index.exists() else None
+    if entry is not None and (cache / "pools" / entry["pool"] / "meta.json").exists():
         pool = load_pool(entry["pool"], suite, cache)
         pool.meta = entry["meta"]
         return SampleResult(
