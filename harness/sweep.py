@@ -43,8 +43,10 @@ from harness.evaluate import (
 from harness.forecast import PassForecast, forecast_pass
 from harness.integrity import harness_info
 from harness.metrics import bootstrap_indices, interval, pass_at_k
+from harness.pools import load_pool
 from harness.results import ArmResult, CheckResult, EvalResult, HarnessInfo
 from harness.selection import SelectorFailure, SelectorProcess
+from harness.suites import load_suite
 
 DEFAULT_KS = (1, 2, 4, 8, 16, 32, 64, 100)
 FORECAST_FACTOR = 10  # by default the forecast runs to this many times the largest k sampled
@@ -207,8 +209,14 @@ def run_sweep(spec: SweepSpec, config: RunConfig, progress: Progress | None = No
     curves: dict[str, Curves] = {}
     warnings: list[str] = []
     with Session(config) as session:
-        for pool_spec in spec.pools:
-            swept, curve = _sweep_pool(pool_spec, spec, session, started, warnings, progress)
+        # Every pool found (or sampled) before any is swept: a bad --pool fails first.
+        sources = [
+            _pool_source(p, spec.suite, session, _named(progress, p.name)) for p in spec.pools
+        ]
+        for pool_spec, source in zip(spec.pools, sources, strict=True):
+            swept, curve = _sweep_pool(
+                pool_spec, source, spec, session, started, warnings, progress
+            )
             pools.append(swept)
             curves[swept.name] = curve
         sandbox = session.sandbox.level
@@ -235,6 +243,7 @@ def run_sweep(spec: SweepSpec, config: RunConfig, progress: Progress | None = No
 
 def _sweep_pool(
     pool_spec: PoolSpec,
+    source: str,
     spec: SweepSpec,
     session: Session,
     started: float,
@@ -242,7 +251,6 @@ def _sweep_pool(
     progress: Progress | None,
 ) -> tuple[PoolSweep, Curves]:
     named = _named(progress, pool_spec.name)
-    source = _pool_source(pool_spec, spec.suite, session, named)
     prepared = prepare(EvalSpec(suite=spec.suite, pool=source, split=spec.split), session, named)
     problems = prepared.problems
     n_min = min(len(p.samples) for p in problems)
@@ -258,7 +266,7 @@ def _sweep_pool(
     points: dict[int, SweepPoint] = {}
     values: dict[str, list[np.ndarray]] = {}
     checked: EvalResult | None = None
-    process: SelectorProcess | None = None
+    process: SelectorProcess | str = NOT_RUN
     try:
         for done, k in enumerate(sorted(ks, reverse=True)):  # the largest first: its checks
             if named:
@@ -280,7 +288,7 @@ def _sweep_pool(
             for name, run in runs.items():
                 values.setdefault(name, []).append(run.values)
     finally:
-        if process is not None:
+        if isinstance(process, SelectorProcess):
             process.close()
     order = sorted(points)
     pass1 = interval(correct / sizes, bootstrap_indices(len(correct), session.config.eval.seed))
@@ -320,13 +328,16 @@ def _sweep_pool(
     return swept, curves
 
 
-def _pool_source(pool_spec: PoolSpec, suite: str, session: Session, progress: Any) -> str:
-    """What ``prepare`` takes: the spec itself, or the id of the pool sampled for it."""
+def _pool_source(
+    pool_spec: PoolSpec, suite: str, session: Session, progress: Progress | None
+) -> str:
+    """What ``prepare`` will take: the spec, once loaded here to check it, or the id of the
+    pool sampled for it."""
     if not pool_spec.source.startswith(SAMPLE_PREFIX):
+        load_pool(pool_spec.source, load_suite(suite), session.cache_path)  # raises InputError
         return pool_spec.source
     # Imported here: the sampling backends pull in templates and, for real models, litellm.
     from harness.sampling import load_sampling_config, sample_pool
-    from harness.suites import load_suite
 
     config = load_sampling_config(Path(pool_spec.source[len(SAMPLE_PREFIX) :]))
     sampled = sample_pool(
@@ -336,23 +347,23 @@ def _pool_source(pool_spec: PoolSpec, suite: str, session: Session, progress: An
     return sampled.pool.id
 
 
-def _start(path: Path, session: Session, checked: EvalResult | None) -> SelectorProcess | None:
-    """A selector process for the points after the checked one; None if it did not load."""
-    if checked is not None and checked.arms["selector"].sel_at_k is None:
-        return None  # it failed at the checked k: the reason is in its checks
+def _start(path: Path, session: Session, checked: EvalResult) -> SelectorProcess | str:
+    """A selector process for the points after the checked one, or why there is none."""
+    if checked.arms["selector"].sel_at_k is None:
+        return NOT_RUN  # it failed at the checked k: the reason is in its checks
     config = session.config
     try:
         return SelectorProcess(
             path.read_text(), path.name, config.sandbox, session.sandbox.level,
             config.exec.select_timeout,
         )  # fmt: skip
-    except SelectorFailure:
-        return None
+    except SelectorFailure as exc:  # it loaded for the checks: a failure now is a failure
+        return f"the selector did not load again: {exc}"
 
 
-def _run_selector(prepared: Prepared, process: SelectorProcess | None, session: Session) -> ArmRun:
-    if process is None:
-        return ArmRun(np.array([]), [], failure=NOT_RUN)
+def _run_selector(prepared: Prepared, process: SelectorProcess | str, session: Session) -> ArmRun:
+    if isinstance(process, str):
+        return ArmRun(np.array([]), [], failure=process)
     return run_selector(prepared, process, session)
 
 

@@ -35,6 +35,7 @@ def sweep(*args: object) -> object:
         (["--pool", f"p={TINY_POOL}", "--params", "p=big"], "--params 'p=big': expected"),
         (["--pool", "p=sample:/no/such.toml"], "no such sampling config"),
         (["--pool", "p=/no/such/pool"], "/no/such/pool: not a pool id in the cache"),
+        (["--pool", f"p={TINY_POOL}", "--pool", "q=/no/such"], "/no/such: not a pool id"),
         (["--pool", f"p={TINY_POOL}", "--html", "/no/such/dir/x.html"], "no such directory"),
     ],
 )
