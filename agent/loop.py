@@ -15,6 +15,7 @@ branch at a kept commit or at the commit under test, and loses nothing that was 
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import time
 import traceback
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import numpy as np
 
@@ -42,17 +44,20 @@ from agent.settings import ProposerConfig
 from agent.summary import baselines_view, commit_message, history_view
 from agent.sweepcmd import sweep_for_run
 from harness.api import __file__ as API_FILE
-from harness.config import RunConfig
+from harness.config import RunConfig, with_scorer_overrides
 from harness.errors import InputError
 from harness.evaluate import EvalSpec, Session, evaluate
+from harness.jsonl import read_jsonl
 from harness.pools import Pool, load_pool
 from harness.results import EvalResult
 from harness.significance import Decision, decide
 from harness.suites import load_suite
 from ledger.errors import LedgerError
+from ledger.pools import counts_from_labels
 from ledger.store import Ledger
 
 SELECTOR = "experiments/selector.py"
+SCORER = "experiments/scorer.toml"
 
 
 class Stop(Exception):
@@ -134,6 +139,7 @@ class Loop:
         self._failure: tuple[str, str] = ("crashed", "")
         self.unpriced: str | None = None  # a model whose calls cannot be priced
         self.start_pool: str | None = None  # the pool the run started from (on resume)
+        self._open: tuple[int, str] | None = None  # the running experiment and its parent
         self.seen: dict[str, tuple[int, str, float | None]] = {}  # tree -> (n, status, dev)
 
     # -- the run -------------------------------------------------------------------------------
@@ -147,7 +153,7 @@ class Loop:
             self.session = session
             pool = self.pools.pool_for(branch, session)
             self.run_id, incumbent_commit = self._open_run(created, pool)
-            session.config = self.config  # k is now fixed for the whole run
+            session.configure(self.config)  # k is now fixed for the whole run
             start = pool
             if self.start_pool not in (None, pool.id):  # resumed after a kept sampling change
                 start = load_pool(self.start_pool, load_suite(self.spec.suite), session.cache_path)
@@ -170,6 +176,7 @@ class Loop:
                 reason = why
             except Stop as stop:
                 status, reason = "stopped", f"stopped by {stop}"
+                self._interrupt_open()
             except ProposerDown as down:
                 self._record_calls(down.calls, None)
                 status, reason = "failed", f"the proposer is down: {down}"
@@ -296,18 +303,18 @@ class Loop:
             result = self._evaluate("dev", None)
             return Incumbent(kept[-1].number, commit, result, result.pool)
         number = self.ledger.next_number(self.run_id)
-        exp = self.ledger.start_experiment(
+        exp = self._start_experiment(
             self.run_id, number, commit, "baseline: the unmodified starting point", "", "baseline"
         )
         self.branch.keep_ref(number, commit)
         dev = self._evaluate_recorded(exp, "dev")
         if dev is None or not dev.valid:
             status, reason = self._failure if dev is None else ("invalid", dev.reason)
-            self.ledger.finish_experiment(exp, status, f"the starting point: {reason}", commit, 0.0)
+            self._finish_experiment(exp, status, f"the starting point: {reason}", commit, 0.0)
             self.say(f"#{number} baseline {status}: {reason}")
             return None
         holdout = self._evaluate_recorded(exp, "holdout")
-        self.ledger.finish_experiment(
+        self._finish_experiment(
             exp, "kept", "the baseline every change is compared with", commit, 0.0
         )
         self.seen[self.branch.experiments_hash(commit)] = (number, "kept", _sel(dev))
@@ -359,17 +366,17 @@ class Loop:
         reason: str,
         proposer: str,
     ) -> Incumbent:
-        exp = self.ledger.start_experiment(
+        exp = self._start_experiment(
             self.run_id, number, incumbent.commit, hypothesis, diff, proposer
         )
         self._record_calls(calls, exp)
-        self.ledger.finish_experiment(exp, "invalid", reason, None, _cost(calls))
+        self._finish_experiment(exp, "invalid", reason, None, _cost(calls))
         self.failures += 1
         self.say(f"#{number} invalid: {reason}")
         return incumbent
 
     def _try(self, incumbent: Incumbent, number: int, proposal: Proposal, diff: str) -> Incumbent:
-        exp = self.ledger.start_experiment(
+        exp = self._start_experiment(
             self.run_id, number, incumbent.commit, proposal.hypothesis, diff, proposal.proposer
         )
         self._record_calls(proposal.calls, exp)
@@ -395,8 +402,6 @@ class Loop:
                     holdout = self._evaluate_recorded(exp, "holdout")
                 self.seen[tree] = (number, status, _sel(dev) if dev else None)
         except Stop:
-            self.ledger.finish_experiment(exp, "interrupted", "stopped while running", commit, cost)
-            self.branch.reset(incumbent.commit)
             self.proposer.tell(proposal, None)
             raise
         message = commit_message(
@@ -414,7 +419,7 @@ class Loop:
         self.branch.keep_ref(number, commit)
         if status != "kept":
             self.branch.reset(incumbent.commit)
-        self.ledger.finish_experiment(
+        self._finish_experiment(
             exp,
             status,
             reason,
@@ -465,10 +470,23 @@ class Loop:
                 f"over the sampling budget of {ceiling:g} x the starting pool's "
                 f"{self.start_cost:.0f}"
             )
+        scorer = self.branch.path / SCORER
+        if scorer.exists():  # the research side of the scorer (how it asks): harness/config.py
+            self.session.configure(with_scorer_overrides(self.config, scorer))
+        labels = self.home / "tmp" / f"labels-{os.getpid()}.jsonl"
+        labels.parent.mkdir(parents=True, exist_ok=True)
         spec = EvalSpec(
-            suite=self.spec.suite, pool=pool.id, selector=self.branch.path / SELECTOR, split=split
+            suite=self.spec.suite,
+            pool=pool.id,
+            selector=self.branch.path / SELECTOR,
+            split=split,
+            labels_out=labels,
         )
-        return evaluate(spec, self.session)
+        result = evaluate(spec, self.session)
+        rows = [row for _, row in read_jsonl(labels)]
+        labels.unlink()
+        self.pools.record(self.ledger, pool, counts_from_labels(rows))
+        return result
 
     def _evaluate_recorded(self, exp: int, split: str) -> EvalResult | None:
         """Evaluate and record. None on failure, with (status, reason) in ``self._failure``:
@@ -487,7 +505,7 @@ class Loop:
             self._failure = ("crashed", f"{type(exc).__name__}: {exc}")
             self.say(traceback.format_exc())
             return None
-        self.ledger.record_evaluation(exp, result.to_json(picks=True))
+        self.ledger.record_evaluation(exp, result.to_json(picks=True, calls=True))
         return result
 
     def _context(self, files: dict[str, str], incumbent: Incumbent) -> Context:
@@ -501,6 +519,31 @@ class Loop:
             best=best,
             failed_checks=failed,
         )
+
+    def _start_experiment(
+        self, run_id: int, number: int, parent: str, hypothesis: str, diff: str, proposer: str
+    ) -> int:
+        """Record an experiment as running; until it is finished, a Stop marks it interrupted
+        and moves the branch back to ``parent`` (the incumbent)."""
+        exp = self.ledger.start_experiment(run_id, number, parent, hypothesis, diff, proposer)
+        self._open = (exp, parent)
+        return exp
+
+    def _finish_experiment(self, exp: int, *args: Any, **kwargs: Any) -> None:
+        self.ledger.finish_experiment(exp, *args, **kwargs)
+        self._open = None
+
+    def _interrupt_open(self) -> None:
+        """After a Stop: finish the experiment that was running, put the branch back."""
+        if self._open is None:
+            return
+        exp, parent = self._open
+        refs = self.branch.repo.git.for_each_ref(
+            "--format=%(objectname)", f"refs/winnow/{self.spec.tag}/"
+        )
+        commit = self.branch.head if self.branch.head in refs.split() else None
+        self._finish_experiment(exp, "interrupted", "stopped while running", commit, None)
+        self.branch.reset(parent)
 
     def _record_calls(self, calls: list[LLMCall], exp: int | None) -> None:
         for call in calls:

@@ -60,20 +60,9 @@ class PoolSource:
     def flush(self, ledger: Any, run_id: int, experiment_id: int | None) -> None:
         """Record new pools and the model calls sampling made."""
         for pool in self.pools.values():
-            if pool.id in self.recorded:
-                continue
-            meta = pool.meta
-            ledger.record_pool(
-                pool.id,
-                meta.get("suite", self.suite),
-                meta.get("backend", "imported"),
-                meta.get("model", ""),
-                meta.get("sampling", {}),
-                len(pool.samples),
-                sum(len(v) for v in pool.samples.values()),
-                pool.simulated,
-            )
-            self.recorded.add(pool.id)
+            if pool.id not in self.recorded:
+                self.record(ledger, pool, None)
+                self.recorded.add(pool.id)
         for call in self.pending_calls:
             ledger.record_llm_call(
                 run_id,
@@ -89,6 +78,22 @@ class PoolSource:
                 purpose="sampler",
             )
         self.pending_calls.clear()
+
+    def record(self, ledger: Any, pool: Pool, counts: dict[str, tuple[int, int]] | None) -> None:
+        """Record a pool, with (samples, correct) per problem when an evaluation gave them
+        (the report draws the pool's pass@k curve from those)."""
+        meta = pool.meta
+        ledger.record_pool(
+            pool.id,
+            meta.get("suite", self.suite),
+            meta.get("backend", "imported"),
+            meta.get("model", ""),
+            meta.get("sampling", {}),
+            len(pool.samples),
+            sum(len(v) for v in pool.samples.values()),
+            pool.simulated,
+            counts=counts,
+        )
 
 
 def sampling_cost(pool: Pool, k: int) -> float | None:

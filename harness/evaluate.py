@@ -98,6 +98,19 @@ class Session:
         self.executor = Executor(self.sandbox, self.cache, config.exec.settings())
         self.scorer = Scorer(config.scorer, self.cache_path) if config.scorer else None
 
+    def configure(self, config: RunConfig) -> None:
+        """Use ``config`` from now on; a changed scorer is rebuilt (same sandbox and caches).
+
+        The sandbox and the execution settings belong to the session: a config that changes
+        them needs a new session."""
+        if (config.sandbox, config.exec) != (self.config.sandbox, self.config.exec):
+            raise ValueError("a session's sandbox and execution settings cannot change")
+        if config.scorer != self.config.scorer:
+            if self.scorer is not None:
+                self.scorer.close()
+            self.scorer = Scorer(config.scorer, self.cache_path) if config.scorer else None
+        self.config = config
+
     def run_tests(self, program: str, tests: list[str]) -> list[bool]:
         return [o.passed for o in self.executor.self_test([(program, tests)])[0]]
 
