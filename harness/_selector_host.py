@@ -156,8 +156,8 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
 
     for name, value in settings["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
-    if settings["seccomp"]:
-        _worker.install_seccomp()
+    if settings["seccomp"] and not _worker.install_seccomp():
+        raise RuntimeError("the seccomp filter could not be installed")
     # The selector's own scratch directory. Under bwrap it lies inside the private /tmp, so a
     # host path under /tmp (a WINNOW_HOME there, say) is outside it and an attempt is recorded.
     os.makedirs(settings["tmp"], mode=0o700, exist_ok=True)

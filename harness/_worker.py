@@ -256,7 +256,11 @@ def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -
 
 
 def _child(job: dict, indices: list[int], wfd: int, nonce: str, cfg: dict, run_dir: str) -> None:
-    _confine(job, indices, wfd, cfg, run_dir)
+    try:
+        _confine(job, indices, wfd, cfg, run_dir)
+    except Exception as exc:  # the sandbox failed, not the program: never a label
+        os.write(wfd, f'{nonce} ["fault", {_QUOTE(f"{type(exc).__name__}: {exc}")}]\n'.encode())
+        raise
     import random
 
     random.seed(0)
@@ -405,6 +409,8 @@ class Worker:
                 item = _parse_report(line, prefix)
                 if item is None:
                     continue  # not written by the harness: ignored
+                if item[0] == "fault":
+                    raise Fault(item[1])
                 if item[0] == "end":
                     reports.append(("end", item[1], ""))
                     outcome = (True, ("passed", ""))
@@ -448,6 +454,11 @@ class Worker:
 STATUSES = ("passed", "failed", "timeout", "error")
 
 
+class Fault(Exception):
+    """A child could not be confined (limits, uid, seccomp): the sandbox is broken, and no
+    outcome of the job may be reported as the program's."""
+
+
 def _parse_report(line: bytes, prefix: bytes) -> list | None:
     """A report line written by the harness in the child, or None for anything else."""
     if not line.startswith(prefix):
@@ -456,7 +467,7 @@ def _parse_report(line: bytes, prefix: bytes) -> list | None:
         item = json.loads(line[len(prefix) :])
     except ValueError:
         return None
-    if isinstance(item, list) and len(item) == 2 and item[0] == "end":
+    if isinstance(item, list) and len(item) == 2 and item[0] in ("end", "fault"):
         return item if isinstance(item[1], str) else None
     valid = (
         isinstance(item, list)
@@ -530,7 +541,11 @@ def main() -> None:
         job = read_msg(proto_in)
         if job is None:
             return
-        write_msg(proto_out, worker.run(job))
+        try:
+            reply = worker.run(job)
+        except Fault as fault:
+            reply = {"fault": str(fault)}
+        write_msg(proto_out, reply)
 
 
 if __name__ == "__main__":

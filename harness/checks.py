@@ -342,8 +342,7 @@ def _reward_signal(prepared: Prepared) -> CheckResult:
         f"{len(every)} scores in [{every.min():.6g}, {every.max():.6g}], "
         f"{len(np.unique(every))} distinct; they vary on {len(varying)} of the {len(differing)} "
         f"problems whose programs differ (required: {MIN_VARYING:.0%}, by more than "
-        f"{tolerance:.0e}); methods: "
-        + ", ".join(f"{m} {c}" for m, c in sorted(methods.items()))
+        f"{tolerance:.0e}); methods: " + ", ".join(f"{m} {c}" for m, c in sorted(methods.items()))
     )
     if np.ptp(every) <= tolerance:
         return CheckResult("reward_signal", False, "constant score, not a signal: " + evidence)

@@ -342,6 +342,10 @@ class WorkerSlot:
             reply = None
         finally:
             timer.cancel()
+        if isinstance(reply, dict) and isinstance(reply.get("fault"), str):
+            raise SandboxError(
+                f"the {self.level} sandbox could not confine a program: {reply['fault']}"
+            )
         result = parse_reply(reply, job)
         if result is None:
             self._start()
@@ -425,7 +429,7 @@ class Sandbox:
 
         def drain(slot: WorkerSlot) -> None:
             try:
-                while True:
+                while not errors:  # one slot's failure stops the others
                     try:
                         i = pending.get_nowait()
                     except queue.Empty:

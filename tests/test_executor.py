@@ -85,6 +85,24 @@ def test_an_outcome_from_a_dead_worker_is_never_cached(tmp_path: Path) -> None:
         assert box.restarts == 2
 
 
+LEVELS = ["process", *(["bwrap"] if bwrap_available() else [])]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_child_the_sandbox_cannot_confine_is_an_error_not_a_label(
+    level: str, tmp_path: Path
+) -> None:
+    # RLIMIT_NOFILE above the kernel's nr_open cannot be set, even by root: every child fails
+    # to confine itself before the program runs. That is the sandbox failing, so the run must
+    # stop with the reason; a label ("error") would blame the program, and be cached.
+    config = SandboxConfig(level=level, workers=1, max_open_files=1 << 40)
+    with Sandbox(config) as box:
+        executor = Executor(box, ExecCache(tmp_path / "cache.sqlite"))
+        with pytest.raises(SandboxError, match="could not confine a program: ValueError"):
+            executor.run([(PROGRAM, TESTS[:1])], 1.0, 1.0)
+        assert rows(executor.cache) == 0
+
+
 def test_duplicate_programs_run_once(sandbox: Sandbox, tmp_path: Path) -> None:
     executor = Executor(sandbox, ExecCache(tmp_path / "cache.sqlite"))
     jobs: list[int] = []  # tests per sandbox job, reported as each job finishes
