@@ -549,18 +549,7 @@ class Loop:
         for call in calls:
             if call.cost_usd is None and call.error is None:
                 self.unpriced = call.model
-            self.ledger.record_llm_call(
-                self.run_id,
-                exp,
-                call.model,
-                call.messages,
-                call.response,
-                call.prompt_tokens,
-                call.completion_tokens,
-                call.cost_usd,
-                call.latency_s,
-                call.error,
-            )
+            self.ledger.record_call(self.run_id, exp, call)
 
 
 def _sel(result: EvalResult | None) -> float | None:

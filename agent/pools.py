@@ -64,19 +64,7 @@ class PoolSource:
                 self.record(ledger, pool, None)
                 self.recorded.add(pool.id)
         for call in self.pending_calls:
-            ledger.record_llm_call(
-                run_id,
-                experiment_id,
-                call.model,
-                call.messages,
-                call.response,
-                call.prompt_tokens,
-                call.completion_tokens,
-                call.cost_usd,
-                call.latency_s,
-                call.error,
-                purpose="sampler",
-            )
+            ledger.record_call(run_id, experiment_id, call, purpose="sampler")
         self.pending_calls.clear()
 
     def record(self, ledger: Any, pool: Pool, counts: dict[str, tuple[int, int]] | None) -> None:

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -45,6 +45,34 @@ from ledger.models import (
 )
 from ledger.pools import insert_pool
 from ledger.views import ExperimentView, RunView, experiment_views, run_view, writer_alive
+
+
+class ModelCall(Protocol):
+    """What a model call carries into the ledger (the agent's and the harness's call records)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def messages(self) -> list[Any]: ...
+
+    @property
+    def response(self) -> str | None: ...
+
+    @property
+    def prompt_tokens(self) -> int | None: ...
+
+    @property
+    def completion_tokens(self) -> int | None: ...
+
+    @property
+    def cost_usd(self) -> float | None: ...
+
+    @property
+    def latency_s(self) -> float | None: ...
+
+    @property
+    def error(self) -> str | None: ...
 
 
 class Ledger:
@@ -364,6 +392,24 @@ class Ledger:
             session.flush()
             assert call.id is not None
             return call.id
+
+    def record_call(
+        self, run_id: int, experiment_id: int | None, call: ModelCall, purpose: str = "proposer"
+    ) -> int:
+        """Record a model call object (the proposer's, a sampler's or a scorer's)."""
+        return self.record_llm_call(
+            run_id,
+            experiment_id,
+            call.model,
+            call.messages,
+            call.response,
+            call.prompt_tokens,
+            call.completion_tokens,
+            call.cost_usd,
+            call.latency_s,
+            call.error,
+            purpose=purpose,
+        )
 
     def record_pool(
         self,
