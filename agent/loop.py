@@ -33,6 +33,7 @@ from agent.pools import PoolSource, sampling_cost
 from agent.proposal import (
     Context,
     LLMCall,
+    NothingNew,
     Proposal,
     ProposalFailed,
     Proposer,
@@ -177,6 +178,8 @@ class Loop:
             except Stop as stop:
                 status, reason = "stopped", f"stopped by {stop}"
                 self._interrupt_open()
+            except NothingNew as done:
+                reason = f"the proposer has nothing new to try: {done}"
             except ProposerDown as down:
                 self._record_calls(down.calls, None)
                 status, reason = "failed", f"the proposer is down: {down}"

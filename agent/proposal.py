@@ -53,6 +53,10 @@ class ProposerDown(RuntimeError):
         self.calls = calls
 
 
+class NothingNew(RuntimeError):
+    """The proposer can only repeat what was tried: the run is finished, not failed."""
+
+
 @dataclass
 class Context:
     """What a proposer is told before each step (fresh every time: no growing conversation)."""

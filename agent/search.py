@@ -31,10 +31,11 @@ from typing import Any
 
 import optuna
 
-from agent.proposal import Context, Proposal, outside_experiments
+from agent.proposal import Context, NothingNew, Proposal, outside_experiments
 from harness.errors import InputError
 
 SPACE_FILE = "experiments/search_space.toml"
+ASKS = 100  # asks in a row that only repeat earlier trials before the space counts as exhausted
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ class SearchProposer:
         if SPACE_FILE not in context.files:
             raise InputError("the search proposer needs a search space", SPACE_FILE)
         params = load_space(context.files[SPACE_FILE])
-        trial = self.study.ask({p.name: p.distribution for p in params})
+        trial = self._ask_new({p.name: p.distribution for p in params})
         files: dict[str, str] = {}
         for p in params:
             if p.file not in context.files:
@@ -187,6 +188,29 @@ class SearchProposer:
             trial=trial.number,
         )
 
+    def _ask_new(self, distributions: dict[str, Any]) -> optuna.trial.Trial:
+        """A trial whose values were never tried. A repeat is told the earlier outcome at once
+        (it is not an experiment: the same files were already evaluated) and asked again."""
+        done = {
+            _key(t.params): t
+            for t in self.study.get_trials(deepcopy=False)
+            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+        }
+        size = space_size(distributions)
+        inside = [t for t in done.values() if _inside(t.params, distributions)]
+        if size is not None and len(inside) >= size:
+            raise NothingNew(f"all {size} combinations of {SPACE_FILE} were tried")
+        for _ in range(ASKS):
+            trial = self.study.ask(distributions)
+            earlier = done.get(_key(trial.params))
+            if earlier is None:
+                return trial
+            if earlier.state == optuna.trial.TrialState.COMPLETE:
+                self.study.tell(trial, earlier.value)
+            else:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise NothingNew(f"{ASKS} asks in a row repeated earlier trials of {SPACE_FILE}")
+
     def tell(self, proposal: Proposal, value: float | None) -> None:
         if proposal.trial is None:
             return
@@ -194,6 +218,35 @@ class SearchProposer:
             self.study.tell(proposal.trial, state=optuna.trial.TrialState.FAIL)
         else:
             self.study.tell(proposal.trial, value)
+
+
+def space_size(distributions: dict[str, Any]) -> int | None:
+    """How many value combinations the space holds; None when a range is continuous."""
+    size = 1
+    for d in distributions.values():
+        if isinstance(d, optuna.distributions.CategoricalDistribution):
+            size *= len(d.choices)
+        elif isinstance(d, optuna.distributions.IntDistribution) or d.step is not None:
+            size *= round((d.high - d.low) / d.step) + 1
+        else:
+            return None
+    return size
+
+
+def _inside(params: dict[str, Any], distributions: dict[str, Any]) -> bool:
+    """Whether a trial's values are a point of this space (the seeded start may not be)."""
+    if params.keys() != distributions.keys():
+        return False
+    try:
+        return all(
+            d._contains(d.to_internal_repr(params[name])) for name, d in distributions.items()
+        )
+    except ValueError:  # a value a categorical does not hold
+        return False
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True)
 
 
 def _short(value: Any) -> str:

@@ -204,3 +204,25 @@ def test_search_proposer_offline(research) -> None:
     assert git.Repo(root).heads["winnow/search"].commit.hexsha in {
         e.commit for e in rows if e.status == "kept"
     }
+
+
+def test_search_that_has_tried_everything_finishes_the_run(research) -> None:
+    # A grid of three values, the start among them: two experiments, then nothing new to try.
+    # Without the check the study would repeat itself until --max-experiments.
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    (root / "experiments" / "search_space.toml").write_text(
+        '[[param]]\nfile = "experiments/selector.py"\nname = "MIN_TEST_VOTES"\n'
+        "choices = [1, 2, 3]\n"
+    )
+    repo.git.add("--all")
+    repo.index.commit("a small grid", author=git.Actor("t", "t@t"), committer=git.Actor("t", "t@t"))
+    code, out = finish(winnow(run_args("grid", suite, pool, "--max-experiments", "20"), root, home))
+    assert code == 0, out
+    rows = experiments(home, "grid")
+    assert [e.hypothesis.split(": ")[-1] for e in rows[1:]] in (
+        ["MIN_TEST_VOTES=1", "MIN_TEST_VOTES=3"],
+        ["MIN_TEST_VOTES=3", "MIN_TEST_VOTES=1"],
+    )
+    run = Ledger.open(home / "ledger.sqlite", readonly=True).get_run("grid")
+    assert run.status == "finished" and "all 3 combinations" in (run.reason or ""), run.reason

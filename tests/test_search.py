@@ -1,0 +1,66 @@
+"""The offline proposer's study: it never proposes values it already tried, and says so when the
+search space has nothing left (a finite grid fully tried)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.proposal import Context, NothingNew
+from agent.search import SPACE_FILE, SearchProposer
+
+SELECTOR = "experiments/selector.py"
+SPACE = """
+[[param]]
+file = "experiments/selector.py"
+name = "POWER"
+low = 0.0
+high = 1.0
+step = 0.5
+
+[[param]]
+file = "experiments/selector.py"
+name = "VOTES"
+choices = [1, 2]
+"""
+
+
+def context(power: float = 0.5, votes: int = 1) -> Context:
+    files = {SELECTOR: f"POWER = {power}\nVOTES = {votes}\n", SPACE_FILE: SPACE}
+    return Context("", "", files, {}, [], None, [])
+
+
+def test_every_proposal_is_new_until_the_grid_is_exhausted(tmp_path: Path) -> None:
+    proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    proposer.seed_with(context().files, 0.4)  # the start, (0.5, 1), counts as tried
+    seen = [(0.5, 1)]
+    for i in range(5):  # 3 x 2 = 6 combinations, one of them the start
+        proposal = proposer.propose(context())
+        text = proposal.files[SELECTOR]
+        values = (float(text.split()[2]), int(text.split()[5]))
+        assert values not in seen, (i, values, seen)
+        seen.append(values)
+        proposer.tell(proposal, 0.1 * i if i != 2 else None)  # one of them failed
+    assert sorted(seen) == [(p, v) for p in (0.0, 0.5, 1.0) for v in (1, 2)]
+    with pytest.raises(NothingNew, match="all 6 combinations"):
+        proposer.propose(context())
+
+
+def test_a_reopened_study_remembers_what_it_tried(tmp_path: Path) -> None:
+    first = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    for _ in range(6):
+        first.tell(proposal := first.propose(context()), 0.5)
+        assert proposal.trial is not None
+    again = SearchProposer(tmp_path / "study.sqlite", "t", seed=1)
+    with pytest.raises(NothingNew):
+        again.propose(context())
+
+
+def test_a_continuous_range_is_never_called_exhausted(tmp_path: Path) -> None:
+    space = SPACE.replace("step = 0.5\n", "")
+    proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    files = context().files | {SPACE_FILE: space}
+    for _ in range(8):  # far more than the 2 choices of VOTES alone could give
+        proposal = proposer.propose(Context("", "", files, {}, [], None, []))
+        proposer.tell(proposal, 0.5)
