@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import select
 import sys
+import threading
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -147,11 +149,27 @@ def main() -> None:
         _worker.write_msg(fd_out, {"error": f"the selector host failed: {exc}", "trace": trace})
 
 
+def exit_when_orphaned(fd_out: int) -> None:
+    """Leave as soon as the harness closes its end of the reply pipe: it gave up on this process
+    (a time limit) or died. A selector spinning in a loop never reads again, and under bwrap
+    killing bwrap does not reach it: bwrap's parent-death signal is not allowed to cross to the
+    other uid this process runs as when started as root."""
+    exit_now = os._exit  # held before the selector can rebind it
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd_out, 0)  # only POLLERR / POLLHUP: the reading end is gone
+        while True:
+            if poller.poll():
+                exit_now(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
     if settings.get("uid") is not None:
-        os.setgroups([])
-        os.setgid(settings["uid"])
-        os.setuid(settings["uid"])
+        _worker.become(settings["uid"])
+    exit_when_orphaned(fd_out)
     import resource
 
     for name, value in settings["rlimits"].items():

@@ -155,6 +155,13 @@ def _filter(calls: _Syscalls, pid: int, spawn: bool) -> list[tuple[int, int, int
     return resolved
 
 
+def become(uid: int) -> None:
+    """Drop to ``uid``: its group too, and no supplementary groups."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
 def install_seccomp(spawn: bool = True) -> bool:
     """Let this process signal only itself or its own group, change the limits, priority and
     scheduling of itself only, and never ptrace or write another process's memory; with
@@ -236,9 +243,7 @@ def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if cfg.get("child_uid") is not None:
-        os.setgroups([])
-        os.setgid(cfg["child_uid"])
-        os.setuid(cfg["child_uid"])
+        become(cfg["child_uid"])
     for name, value in cfg["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
     # Still uid 0 only at the process level as root with an interpreter other uids cannot
@@ -530,9 +535,7 @@ def main() -> None:
     if cfg is None:
         return
     if cfg.get("worker_uid") is not None:
-        os.setgroups([])
-        os.setgid(cfg["worker_uid"])
-        os.setuid(cfg["worker_uid"])
+        become(cfg["worker_uid"])
     for name in PRELOAD:
         __import__(name)
     worker = Worker(cfg)

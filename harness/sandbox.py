@@ -12,7 +12,9 @@ stronger one):
            no suite files), a size-capped private ``/tmp``, no network (an empty network
            namespace), its own PID namespace with the worker as PID 1, a scrubbed environment,
            ``--die-with-parent``. Started as root, each slot also runs as its own unprivileged uid,
-           which makes ``RLIMIT_NPROC`` bind.
+           which makes ``RLIMIT_NPROC`` bind — and puts it out of reach of bwrap's parent-death
+           signal, so a worker also leaves at the end of its input pipe, and the selector host
+           as soon as the harness closes its reply pipe (``_selector_host.exit_when_orphaned``).
 ``process`` plain processes with the same per-run limits, where bubblewrap is missing or fails.
 
 Covered, at both levels unless noted (each line has a hostile test in

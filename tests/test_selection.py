@@ -114,13 +114,43 @@ def test_garbage_is_a_selector_failure(level: str, name: str, message: str) -> N
     assert caught.value.raised
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
 def test_a_hanging_select_is_stopped_at_its_time_limit(level: str) -> None:
     with start(selector_source("hangs"), level, timeout=1.0) as process:
+        # Under bwrap the selector is bwrap's child, running as another uid (as root) and PID 1
+        # of its namespace, where bwrap's parent-death signal does not reach it: it must still
+        # be gone once the harness gives up on it, not spin on a CPU for ever.
+        inside = children(process.proc.pid)
+        assert (level == "bwrap") == bool(inside)
         started = time.monotonic()
         with pytest.raises(SelectorFailure, match="did not answer within 1 s"):
             process.select(PROBLEM, CANDIDATES, NoProbe())
         assert time.monotonic() - started < 5
         assert process.proc.poll() is not None  # killed, not left running
+        deadline = time.monotonic() + 5
+        while any(running(pid) for pid in inside) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(running(pid) for pid in inside), "the sandboxed selector outlived bwrap"
 
 
 @pytest.fixture(scope="module")
