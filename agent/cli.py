@@ -29,6 +29,7 @@ from harness.errors import InputError
 from harness.evaluate import EvalSpec
 from harness.home import ledger_path
 from harness.sampling import SamplingError
+from harness.sandbox import SandboxError
 from harness.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from ledger.errors import LedgerError
 
@@ -53,6 +54,9 @@ def user_errors(func: F) -> F:
         except USER_ERRORS as exc:
             print(f"winnow: error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except SandboxError as exc:  # the machine, not the input: nothing was judged
+            print(f"winnow: error: {exc}", file=sys.stderr)
+            raise typer.Exit(3) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -51,6 +51,7 @@ from harness.evaluate import EvalSpec, Session, evaluate
 from harness.jsonl import read_jsonl
 from harness.pools import Pool, load_pool
 from harness.results import EvalResult
+from harness.sandbox import SandboxError
 from harness.significance import Decision, decide
 from harness.suites import load_suite
 from ledger.errors import LedgerError
@@ -178,6 +179,9 @@ class Loop:
             except Stop as stop:
                 status, reason = "stopped", f"stopped by {stop}"
                 self._interrupt_open()
+            except SandboxError as broken:
+                status, reason = "failed", f"the sandbox failed: {broken}"
+                self._interrupt_open(reason)
             except NothingNew as done:
                 reason = f"the proposer has nothing new to try: {done}"
             except ProposerDown as down:
@@ -502,7 +506,7 @@ class Loop:
         except OverBudget as over:
             self._failure = ("invalid", f"compute_parity: {over}")
             return None
-        except Stop:
+        except (Stop, SandboxError):  # not the experiment's doing: the run ends
             raise
         except Exception as exc:  # the evaluation broke: recorded as a crash, never a score
             self._failure = ("crashed", f"{type(exc).__name__}: {exc}")
@@ -536,8 +540,9 @@ class Loop:
         self.ledger.finish_experiment(exp, *args, **kwargs)
         self._open = None
 
-    def _interrupt_open(self) -> None:
-        """After a Stop: finish the experiment that was running, put the branch back."""
+    def _interrupt_open(self, reason: str = "stopped while running") -> None:
+        """After a Stop (or a broken sandbox): finish the running experiment, put the branch
+        back."""
         if self._open is None:
             return
         exp, parent = self._open
@@ -545,7 +550,7 @@ class Loop:
             "--format=%(objectname)", f"refs/winnow/{self.spec.tag}/"
         )
         commit = self.branch.head if self.branch.head in refs.split() else None
-        self._finish_experiment(exp, "interrupted", "stopped while running", commit, None)
+        self._finish_experiment(exp, "interrupted", reason, commit, None)
         self.branch.reset(parent)
 
     def _record_calls(self, calls: list[LLMCall], exp: int | None) -> None:

@@ -280,3 +280,21 @@ def test_the_installed_entry_point_exits_2_on_bad_input_as_a_real_process(
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == f"winnow: error: {samples}:1: missing key 'completion'\n"
+
+
+def test_a_sandbox_that_cannot_confine_programs_is_one_line_and_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing was judged, so nothing is printed as a result: no table, no JSON, no labels.
+    monkeypatch.setenv("WINNOW_HOME", str(tmp_path / "home"))  # a cold cache: jobs must run
+    config = tmp_path / "run.toml"
+    config.write_text("[sandbox]\nmax_open_files = 1099511627776\n")
+    labels = tmp_path / "labels.jsonl"
+    done = winnow(
+        "eval", "--suite", TINY_SUITE, "--pool", TINY_POOL, "--k", 4, "--config", config,
+        "--labels", labels, "--json",
+    )  # fmt: skip
+    assert done.exit_code == 3, (done.stdout, done.stderr)
+    assert done.stdout == "" and not labels.exists()
+    assert done.stderr.startswith("winnow: error: ") and len(done.stderr.splitlines()) == 1
+    assert "could not confine a program" in done.stderr

@@ -226,3 +226,21 @@ def test_search_that_has_tried_everything_finishes_the_run(research) -> None:
     )
     run = Ledger.open(home / "ledger.sqlite", readonly=True).get_run("grid")
     assert run.status == "finished" and "all 3 combinations" in (run.reason or ""), run.reason
+
+
+def test_a_broken_sandbox_ends_the_run_without_blaming_the_experiment(
+    research, tmp_path: Path
+) -> None:
+    # RLIMIT_NOFILE above the kernel's nr_open: no child can be confined. The experiment under
+    # way is interrupted (not crashed, not scored) and the run fails at once with the reason.
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    config = tmp_path / "run.toml"
+    config.write_text("[sandbox]\nmax_open_files = 1099511627776\n")
+    code, out = finish(winnow(run_args("broken", suite, pool, "--config", str(config)), root, home))
+    assert code == 1, out
+    run = Ledger.open(home / "ledger.sqlite", readonly=True).get_run("broken")
+    assert run.status == "failed" and "could not confine a program" in (run.reason or "")
+    rows = experiments(home, "broken")
+    assert [(e.number, e.status) for e in rows] == [(1, "interrupted")]
+    assert rows[0].reason is not None and "the sandbox failed" in rows[0].reason
