@@ -80,6 +80,13 @@ class ResearchBranch:
         """Keep an experiment's commit reachable whatever happens to the branch."""
         self.repo.git.update_ref(f"refs/winnow/{self.tag}/{number}", commit)
 
+    def kept_ref(self, number: int) -> str | None:
+        """The commit ``keep_ref`` kept for an experiment, or None when there is none yet."""
+        found = self.repo.git.for_each_ref(
+            "--format=%(objectname)", f"refs/winnow/{self.tag}/{number}"
+        )
+        return found or None
+
     def reset(self, commit: str) -> None:
         """Move the branch (and the worktree) back to ``commit``; untracked leftovers go."""
         self.worktree.git.reset("--hard", "--quiet", commit)

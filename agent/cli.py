@@ -42,21 +42,20 @@ app = typer.Typer(
 
 F = TypeVar("F", bound=Callable[..., Any])
 USER_ERRORS: tuple[type[BaseException], ...] = (InputError, LedgerError)
+SAID_ERRORS: tuple[type[BaseException], ...] = (*USER_ERRORS, SandboxError)  # one line each
 
 
 def user_errors(func: F) -> F:
-    """Turn bad input into one line on stderr and exit status 2."""
+    """Turn bad input into one line on stderr and exit status 2 (3: the sandbox failed)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except USER_ERRORS as exc:
+        except SAID_ERRORS as exc:
             print(f"winnow: error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        except SandboxError as exc:  # the machine, not the input: nothing was judged
-            print(f"winnow: error: {exc}", file=sys.stderr)
-            raise typer.Exit(3) from None
+            # 3: the sandbox, not the input, failed (nothing was judged)
+            raise typer.Exit(3 if isinstance(exc, SandboxError) else 2) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -141,7 +141,8 @@ class Loop:
         self._failure: tuple[str, str] = ("crashed", "")
         self.unpriced: str | None = None  # a model whose calls cannot be priced
         self.start_pool: str | None = None  # the pool the run started from (on resume)
-        self._open: tuple[int, str] | None = None  # the running experiment and its parent
+        self._open: tuple[int, int, str] | None = None  # running: (id, number, parent commit)
+        self.counted: set[tuple[str, str]] = set()  # (pool, split) whose counts are recorded
         self.seen: dict[str, tuple[int, str, float | None]] = {}  # tree -> (n, status, dev)
 
     # -- the run -------------------------------------------------------------------------------
@@ -480,6 +481,9 @@ class Loop:
         scorer = self.branch.path / SCORER
         if scorer.exists():  # the research side of the scorer (how it asks): harness/config.py
             self.session.configure(with_scorer_overrides(self.config, scorer))
+        # The pool's per-problem counts (for the report's pass@k curve) do not depend on the
+        # selector: they are taken once per pool and split, not at every experiment.
+        count = (pool.id, split) not in self.counted
         labels = self.home / "tmp" / f"labels-{os.getpid()}.jsonl"
         labels.parent.mkdir(parents=True, exist_ok=True)
         spec = EvalSpec(
@@ -487,12 +491,14 @@ class Loop:
             pool=pool.id,
             selector=self.branch.path / SELECTOR,
             split=split,
-            labels_out=labels,
+            labels_out=labels if count else None,
         )
         result = evaluate(spec, self.session)
-        rows = [row for _, row in read_jsonl(labels)]
-        labels.unlink()
-        self.pools.record(self.ledger, pool, counts_from_labels(rows))
+        if count:
+            rows = [row for _, row in read_jsonl(labels)]
+            labels.unlink()
+            self.pools.record(self.ledger, pool, counts_from_labels(rows))
+            self.counted.add((pool.id, split))
         return result
 
     def _evaluate_recorded(self, exp: int, split: str) -> EvalResult | None:
@@ -533,7 +539,7 @@ class Loop:
         """Record an experiment as running; until it is finished, a Stop marks it interrupted
         and moves the branch back to ``parent`` (the incumbent)."""
         exp = self.ledger.start_experiment(run_id, number, parent, hypothesis, diff, proposer)
-        self._open = (exp, parent)
+        self._open = (exp, number, parent)
         return exp
 
     def _finish_experiment(self, exp: int, *args: Any, **kwargs: Any) -> None:
@@ -545,12 +551,9 @@ class Loop:
         back."""
         if self._open is None:
             return
-        exp, parent = self._open
-        refs = self.branch.repo.git.for_each_ref(
-            "--format=%(objectname)", f"refs/winnow/{self.spec.tag}/"
-        )
-        commit = self.branch.head if self.branch.head in refs.split() else None
-        self._finish_experiment(exp, "interrupted", reason, commit, None)
+        exp, number, parent = self._open
+        # Its commit, if it got as far as one (kept under refs/winnow/<tag>/<number>).
+        self._finish_experiment(exp, "interrupted", reason, self.branch.kept_ref(number), None)
         self.branch.reset(parent)
 
     def _record_calls(self, calls: list[LLMCall], exp: int | None) -> None:

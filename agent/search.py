@@ -197,8 +197,10 @@ class SearchProposer:
             if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
         }
         size = space_size(distributions)
-        inside = [t for t in done.values() if _inside(t.params, distributions)]
-        if size is not None and len(inside) >= size:
+        if (
+            size is not None
+            and sum(_inside(t.params, distributions) for t in done.values()) >= size
+        ):
             raise NothingNew(f"all {size} combinations of {SPACE_FILE} were tried")
         for _ in range(ASKS):
             trial = self.study.ask(distributions)

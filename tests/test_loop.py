@@ -201,6 +201,16 @@ def test_search_proposer_offline(research) -> None:
     assert [e.number for e in rows] == [1, 2, 3, 4, 5, 6]
     trial_numbers = [int(e.hypothesis.split()[2].rstrip(":")) for e in rows[1:]]
     assert trial_numbers == sorted(set(trial_numbers))  # no trial asked twice
+    # The pool's per-problem counts reach the ledger (once per split), so the report draws the
+    # pass@k curve of each split, starting at the baseline's pass@1 and ending at its pass@k.
+    code, out = finish(winnow(["report", "--run", "search", "--json"], root, home))
+    assert code == 0, out
+    report = json.loads(out)
+    for split in ("dev", "holdout"):
+        curve = dict((int(k), v) for k, v in report["curves"][split])
+        baseline = report["baselines"][split]
+        assert curve[1] == pytest.approx(baseline["pass_at_1"])
+        assert curve[max(curve)] == pytest.approx(baseline["pass_at_k"])
     assert git.Repo(root).heads["winnow/search"].commit.hexsha in {
         e.commit for e in rows if e.status == "kept"
     }
