@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,15 +57,22 @@ def connect(path: Path, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) ->
     return engine
 
 
-def enable_wal(engine: Engine) -> None:
-    """Switch the file to write-ahead logging (persistent: readers see it too)."""
-    with engine.connect() as connection:
-        # journal_mode cannot change inside a transaction: run it on the raw connection.
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal":
-            mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+def enable_wal(engine: Engine, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+    """Switch the file to write-ahead logging (persistent: readers see it too).
+
+    Two processes switching a new file at once can deadlock on its locks, and SQLite then
+    answers "database is locked" at once, without waiting in the busy handler: so this asks
+    again until ``busy_timeout`` seconds have passed.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            mode = _switch_to_wal(engine)
+            break
+        except sqlite3.OperationalError as exc:
+            if not _is_lock(str(exc)) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
     if mode != "wal":
         raise LedgerError(f"could not switch the ledger to WAL mode (journal_mode is {mode})")
 
@@ -78,7 +86,7 @@ def translated(path: Path, busy_timeout: float) -> Iterator[None]:
         raise LedgerError(f"{path}: refused by the ledger: {_first_line(exc)}") from exc
     except (DBAPIError, sqlite3.Error) as exc:
         message = _first_line(exc)
-        if "locked" in message or "busy" in message:
+        if _is_lock(message):
             raise LedgerError(
                 f"{path}: the ledger is locked by another process (waited {busy_timeout:g} s)"
             ) from exc
@@ -103,6 +111,21 @@ def transaction(engine: Engine, path: Path, busy_timeout: float) -> Iterator[Ses
         session.begin(),
     ):
         yield session
+
+
+def _switch_to_wal(engine: Engine) -> str:
+    with engine.connect() as connection:
+        # journal_mode cannot change inside a transaction: run it on the raw connection.
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        mode: str = raw.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        return mode
+
+
+def _is_lock(message: str) -> bool:
+    return "locked" in message or "busy" in message
 
 
 def _first_line(exc: DBAPIError | sqlite3.Error) -> str:

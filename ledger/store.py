@@ -123,7 +123,7 @@ class Ledger:
                         "upgrades it (readers never write)"
                     )
                 if not readonly:
-                    enable_wal(engine)
+                    enable_wal(engine, busy_timeout)
                     if version < MIGRATIONS[-1].number:
                         migrate(engine, str(path))
         except BaseException:
