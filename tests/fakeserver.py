@@ -14,7 +14,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,6 +81,7 @@ class FakeServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}/v1"
 
     def __enter__(self) -> FakeServer:
@@ -168,7 +169,7 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> R
     )
 
 
-def scripted(replies: list[Reply | tuple[int, Any]]) -> Handler:
+def scripted(replies: Sequence[Reply | tuple[int, Any]]) -> Handler:
     """A handler answering the given replies in order (the last one repeats)."""
     queue: Iterator[Reply | tuple[int, Any]] = iter(replies)
     last: list[Reply | tuple[int, Any]] = [replies[-1]]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from evalkit import EVERY_CHECK, EXPERIMENT, TINY_POOL, TINY_SUITE, selector_file
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from agent.cli import app
 
@@ -36,7 +36,7 @@ NOT_FAILED = {("tiny/rev", 5): "timeout", ("tiny/count_a", 4): "error"}
 CORRECT = sum(len(v) for v in PASSING.values())  # 21 of 48
 
 
-def winnow(*args: object) -> object:
+def winnow(*args: object) -> Result:
     """Invoke the real ``winnow`` command in-process; stdout and stderr kept apart."""
     return CliRunner().invoke(app, [str(a) for a in args])
 
@@ -179,7 +179,7 @@ def test_a_selector_that_raises_is_an_invalid_result_not_a_traceback(
     assert data["arms"]["selector"]["sel_at_k"] is None  # not measured: None, never 0
 
 
-def bad_input(*args: object) -> object:
+def bad_input(*args: object) -> Result:
     """Run ``winnow eval`` expecting bad input: exit 2, one line on stderr, nothing on stdout."""
     done = winnow("eval", *args)
     assert done.exit_code == 2, (done.stdout, done.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +71,7 @@ def test_the_cache_key_covers_what_changes_samples_only() -> None:
     base = parse_sampling_config({}, "s.toml")
     assert parse_sampling_config({"concurrency": 64, "retries": 0}, "s.toml").key() == base.key()
     assert parse_sampling_config({"backoff": 9, "request_timeout": 5}, "s.toml").key() == base.key()
+    change: dict[str, Any]
     for change in (
         {"temperature": 0.2},
         {"n": 21},

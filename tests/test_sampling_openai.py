@@ -34,8 +34,8 @@ def fake_model(path: str, body: dict[str, Any]) -> Reply:
     n = body.get("n", 1)
     if path.endswith("/chat/completions"):
         texts = [f"```python\ndef add(a, b):\n{rng.choice(BODIES)}```\n" for _ in range(n)]
-        logprobs = [[{"token": "x", "logprob": -0.5, "top_logprobs": []}] * 4 for _ in texts]
-        return Reply(200, chat_completion(texts, logprobs=logprobs))
+        chat_logprobs = [[{"token": "x", "logprob": -0.5, "top_logprobs": []}] * 4 for _ in texts]
+        return Reply(200, chat_completion(texts, logprobs=chat_logprobs))
     prompt = body["prompt"]
     if prompt.rstrip().endswith("assert"):
         raw = [

@@ -12,7 +12,7 @@ from evalkit import EXPERIMENT, TINY_POOL, TINY_SUITE
 from loop_fixtures import finish, make_repo, winnow
 from sweepkit import write_counted_pool
 from synthetic import write_synthetic
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from agent.cli import app
 from ledger.store import Ledger
@@ -20,7 +20,7 @@ from ledger.store import Ledger
 TINY = ["--suite", str(TINY_SUITE), "--repeats", "2"]
 
 
-def sweep(*args: object) -> object:
+def sweep(*args: object) -> Result:
     return CliRunner().invoke(app, ["sweep", *[str(a) for a in args]])
 
 
@@ -134,10 +134,10 @@ def test_the_page_in_headless_chromium(tmp_path: Path) -> None:
 
 def test_run_with_sweep_ks_links_the_page_from_the_run(tmp_path: Path, winnow_home: Path) -> None:
     suite, pool = write_synthetic(tmp_path / "data", problems=24)
-    repo = make_repo(tmp_path / "repo")
+    make_repo(tmp_path / "repo")
     args = ["run", "--tag", "sw", "--suite", str(suite), "--pool", str(pool),
             "--max-experiments", "1", "--sweep-ks", "1,4"]  # fmt: skip
-    code, out = finish(winnow(args, Path(repo.working_tree_dir), winnow_home))
+    code, out = finish(winnow(args, tmp_path / "repo", winnow_home))
     assert code == 0, out
     page = winnow_home / "sweeps" / "sw.html"
     assert page.is_file() and "sweep of the best selector (#1)" in out
