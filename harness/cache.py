@@ -13,8 +13,11 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+import tenacity
+
 EXEC_VERSION = 1  # bump when a change to execution can change an outcome
 CHUNK = 500  # keys per lookup query
+BUSY_TIMEOUT_S = 30.0  # seconds to wait for another process's lock
 
 
 def text_hash(text: str) -> str:
@@ -29,8 +32,15 @@ def pair_key(program_hash: str, test_hash: str, settings: str) -> str:
 class ExecCache:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        # Two processes switching a new file to WAL at once can deadlock on its locks: SQLite
+        # then answers "database is locked" at once, without waiting. Ask again until the timeout.
+        tenacity.Retrying(
+            retry=tenacity.retry_if_exception_message(match=".*(locked|busy)"),
+            wait=tenacity.wait_fixed(0.02),
+            stop=tenacity.stop_after_delay(BUSY_TIMEOUT_S),
+            reraise=True,
+        )(self.db.execute, "PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, status TEXT NOT NULL, "

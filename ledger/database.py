@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import tenacity
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
@@ -64,15 +64,13 @@ def enable_wal(engine: Engine, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
     answers "database is locked" at once, without waiting in the busy handler: so this asks
     again until ``busy_timeout`` seconds have passed.
     """
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            mode = _switch_to_wal(engine)
-            break
-        except sqlite3.OperationalError as exc:
-            if not _is_lock(str(exc)) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.02)
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_message(match=".*(locked|busy)"),
+        wait=tenacity.wait_fixed(0.02),
+        stop=tenacity.stop_after_delay(busy_timeout),
+        reraise=True,
+    )
+    mode = retrying(_switch_to_wal, engine)
     if mode != "wal":
         raise LedgerError(f"could not switch the ledger to WAL mode (journal_mode is {mode})")
 
@@ -86,7 +84,7 @@ def translated(path: Path, busy_timeout: float) -> Iterator[None]:
         raise LedgerError(f"{path}: refused by the ledger: {_first_line(exc)}") from exc
     except (DBAPIError, sqlite3.Error) as exc:
         message = _first_line(exc)
-        if _is_lock(message):
+        if "locked" in message or "busy" in message:
             raise LedgerError(
                 f"{path}: the ledger is locked by another process (waited {busy_timeout:g} s)"
             ) from exc
@@ -122,10 +120,6 @@ def _switch_to_wal(engine: Engine) -> str:
         if mode != "wal":
             mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         return mode
-
-
-def _is_lock(message: str) -> bool:
-    return "locked" in message or "busy" in message
 
 
 def _first_line(exc: DBAPIError | sqlite3.Error) -> str:

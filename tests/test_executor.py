@@ -4,10 +4,12 @@ throughout."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from racekit import open_at_once
 
 from harness.cache import ExecCache
 from harness.executor import Executor
@@ -143,3 +145,12 @@ def test_bwrap_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         assert "bwrap" in box.fallback_reason
         result = box.run([one_test(WHERE)])[0]
     assert result.tests[0].passed and result.output.strip() != "1"
+
+
+def test_processes_creating_the_same_cache_at_once_all_open_it(tmp_path: Path) -> None:
+    opened = "from harness.cache import ExecCache"
+    put = 'cache = ExecCache(path); cache.put([(str(time.time_ns()), "passed", "")]); cache.close()'
+    for path in open_at_once(tmp_path, opened, put):
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT count(*) FROM outcomes").fetchone() == (3,)
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
