@@ -15,7 +15,13 @@ from pathlib import Path
 import git
 
 from harness.errors import InputError
-from harness.integrity import HARNESS_DIR, harness_files, harness_hash, tree_hash
+from harness.judge.integrity import (
+    HARNESS_DIR,
+    harness_files,
+    harness_hash,
+    part_of_judge,
+    tree_hash,
+)
 
 EXPERIMENTS = "experiments"
 WINNOW = git.Actor("Winnow", "winnow@localhost")
@@ -108,7 +114,7 @@ def _identity() -> dict[str, str]:
 
 def harness_hash_at(repo: git.Repo, commit: str) -> str:
     """The hash of ``harness/`` in a commit, by the same recipe as the running harness's
-    (``harness.integrity.harness_hash``); "none" when the commit has no such harness."""
+    (``harness.judge.integrity.harness_hash``); "none" when the commit has no such harness."""
     wanted = {p.relative_to(HARNESS_DIR).as_posix() for p in harness_files()}
     try:
         folder = repo.commit(commit).tree / "harness"
@@ -118,7 +124,7 @@ def harness_hash_at(repo: git.Repo, commit: str) -> str:
     for item in folder.traverse():
         if isinstance(item, git.Blob):
             name = Path(item.path).relative_to("harness").as_posix()
-            if name.endswith((".py", ".j2", ".toml")) and "__pycache__" not in name:
+            if part_of_judge(name):
                 files[name] = item.data_stream.read()
     return tree_hash(files) if wanted <= set(files) else "none"
 

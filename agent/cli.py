@@ -15,22 +15,22 @@ from typing import Any, TypeVar
 
 import typer
 
-from agent.evalcmd import check_exit, default_selector, emit, run_eval
+from agent.commands.evalcmd import check_exit, default_selector, emit, run_eval
+from agent.commands.reportcmd import show_log, show_report
+from agent.commands.runcmd import run_loop
+from agent.commands.samplecmd import emit as emit_sample
+from agent.commands.samplecmd import run_sample
+from agent.commands.sweepcmd import emit as emit_sweep
+from agent.commands.sweepcmd import run_sweep_shown
 from agent.loop import RunSpec
-from agent.reportcmd import show_log, show_report
-from agent.runcmd import run_loop
-from agent.samplecmd import emit as emit_sample
-from agent.samplecmd import run_sample
-from agent.sweepcmd import emit as emit_sweep
-from agent.sweepcmd import run_sweep_shown
-from agent.sweeppage import check_sweep_target, write_sweep_html
+from agent.pages.sweeppage import check_sweep_target, write_sweep_html
+from harness.analysis.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
-from harness.evaluate import EvalSpec
+from harness.execution.sandbox import SandboxError
 from harness.home import ledger_path
+from harness.judge.evaluate import EvalSpec
 from harness.sampling import SamplingError
-from harness.sandbox import SandboxError
-from harness.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from ledger.errors import LedgerError
 
 app = typer.Typer(

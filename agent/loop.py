@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from agent.branch import ResearchBranch, open_branch, open_repository
-from agent.pools import PoolSource, sampling_cost
+from agent.pages.sweeppage import sweep_for_run
+from agent.poolsource import PoolSource, sampling_cost
 from agent.proposal import (
     Context,
     LLMCall,
@@ -43,19 +44,18 @@ from agent.proposal import (
 )
 from agent.settings import ProposerConfig
 from agent.summary import baselines_view, commit_message, history_view
-from agent.sweepcmd import sweep_for_run
 from harness.api import __file__ as API_FILE
 from harness.config import RunConfig, with_scorer_overrides
+from harness.data.jsonl import read_jsonl
+from harness.data.pools import Pool, load_pool
+from harness.data.suites import load_suite
 from harness.errors import InputError
-from harness.evaluate import EvalSpec, Session, evaluate
-from harness.jsonl import read_jsonl
-from harness.pools import Pool, load_pool
+from harness.execution.sandbox import SandboxError
+from harness.judge.evaluate import EvalSpec, Session, evaluate
+from harness.judge.significance import Decision, decide
 from harness.results import EvalResult
-from harness.sandbox import SandboxError
-from harness.significance import Decision, decide
-from harness.suites import load_suite
 from ledger.errors import LedgerError
-from ledger.pools import counts_from_labels
+from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
 
 SELECTOR = "experiments/selector.py"

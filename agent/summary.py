@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.judge.significance import Decision
 from harness.results import EvalResult
-from harness.significance import Decision
 
 HISTORY = 8  # recent experiments shown to the proposer
 FAILED_CHECKS = 6  # failed checks shown to the proposer

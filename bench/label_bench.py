@@ -46,11 +46,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
     os.environ["WINNOW_HOME"] = str(work / "home")
     # Imported after WINNOW_HOME is set: the harness reads it.
-    from harness.cache import ExecCache
-    from harness.executor import Executor
-    from harness.pools import import_pool
-    from harness.sandbox import Sandbox, SandboxConfig
-    from harness.suites import load_suite
+    from harness.data.pools import import_pool
+    from harness.data.suites import load_suite
+    from harness.execution.cache import ExecCache
+    from harness.execution.executor import Executor
+    from harness.execution.sandbox import Sandbox, SandboxConfig
 
     suite = load_suite("humaneval")
     pool = import_pool(args.samples, suite, args.self_tests if args.matrix else None)

@@ -34,10 +34,10 @@ def main() -> None:
     os.environ["WINNOW_HOME"] = home
 
     from harness.config import RunConfig
-    from harness.evaluate import EvalSpec, Session, evaluate
+    from harness.data.suites import load_suite
+    from harness.judge.evaluate import EvalSpec, Session, evaluate
     from harness.sampling import sample_pool
     from harness.sampling.config import parse_sampling_config
-    from harness.suites import load_suite
 
     suite = load_suite(args.suite)
     print(f"suite: {suite.name} ({len(suite.tasks)} problems)")

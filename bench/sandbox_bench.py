@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from harness.sandbox import Job, Sandbox, SandboxConfig, bwrap_available
+from harness.execution.sandbox import Job, Sandbox, SandboxConfig, bwrap_available
 
 
 def per_job_ms(level: str, count: int) -> float:

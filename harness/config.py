@@ -24,7 +24,7 @@ Every key has a default, so an empty file (or none) is a valid configuration::
     workers = 0        # 0: one per CPU
     memory_mb = 2048
 
-    [scorer]           # optional: a reward model or LLM judge (see ScorerConfig, harness/reward.py)
+    [scorer]           # optional: a reward model or LLM judge (ScorerConfig, harness/reward/)
     kind = "judge"     # judge | reward_model
     model = "hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct"
     api_base = "http://127.0.0.1:8000/v1"
@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.executor import ExecSettings
-from harness.sandbox import SandboxConfig
+from harness.execution.executor import ExecSettings
+from harness.execution.sandbox import SandboxConfig
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ is bought and where problems are sent, which the research agent does not choose.
 
 @dataclass(frozen=True)
 class ScorerConfig:
-    """A reward model or LLM judge that scores each candidate (``[scorer]``; harness/reward.py).
+    """A reward model or LLM judge that scores each candidate (``[scorer]``;
+    harness/reward/scorer.py).
 
     ``judge``: a chat model through litellm is asked whether the program solves the problem;
     the score is P("yes") from the top logprobs of its answer (``method = "auto"`` falls back

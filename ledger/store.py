@@ -43,7 +43,7 @@ from ledger.models import (
     PoolRecord,
     Run,
 )
-from ledger.pools import insert_pool
+from ledger.poolrecords import insert_pool
 from ledger.views import ExperimentView, RunView, experiment_views, run_view, writer_alive
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.config import RunConfig
-from harness.evaluate import EvalSpec, Session, evaluate
+from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.results import CheckResult, EvalResult
 
 DATA = Path(__file__).parent / "data"

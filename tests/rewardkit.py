@@ -1,6 +1,6 @@
 """Shared setup for the reward tests: scripted judges and reward models, a planted pool.
 
-Every model here is a handler for ``tests/fakeserver.py``: litellm (judge) or httpx (reward
+Every model here is a handler for ``tests/serverkit.py``: litellm (judge) or httpx (reward
 model) reach it over real HTTP on 127.0.0.1, exactly where ``vllm serve`` would answer.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import TINY_POOL, open_session, run_eval
-from fakeserver import Reply, chat_completion
+from serverkit import Reply, chat_completion
 
 from harness.config import RunConfig, parse_config
 from harness.home import cache_dir

@@ -1,6 +1,6 @@
 """Pools with exactly known success rates, for the sweep tests.
 
-``write_counted_pool`` writes a pool for the synthetic suite (``tests/synthetic.py``) in which
+``write_counted_pool`` writes a pool for the synthetic suite (``tests/synthkit.py``) in which
 every problem has exactly the number of correct candidates asked for: a correct candidate is
 the reference solution, a wrong one returns None. Its self-tests are the hidden asserts
 rewritten against the entry point, so they are all right: CodeT then ships a correct candidate

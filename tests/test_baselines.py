@@ -1,10 +1,10 @@
-"""Baseline arms (harness/baselines.py) on hand-built signals where the right pick is known."""
+"""Baseline arms (harness/judge/arms.py) on hand-built signals where the right pick is known."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.baselines import (
+from harness.judge.arms import (
     ProblemSignals,
     baseline_arms,
     cluster,
@@ -16,7 +16,7 @@ from harness.baselines import (
     oracle,
     random_arm,
 )
-from harness.metrics import pick_value, tied_set
+from harness.judge.metrics import pick_value, tied_set
 
 ALL = np.arange(5)
 

@@ -1,4 +1,5 @@
-"""The rigid checks (harness/checks.py) against hostile selectors, each failing for its reason.
+"""The rigid checks (harness/judge/checks.py) against hostile selectors, each failing for its
+reason.
 
 One Session (sandbox + execution cache) serves the module; every evaluation is the real thing:
 the selector runs in its own sandboxed process and the checks re-run it as they would at night.
@@ -30,9 +31,9 @@ from evalkit import (
 from typer.testing import CliRunner
 
 from agent.cli import app
-from harness.checks import _sanity
-from harness.evaluate import EvalSpec, Session, baseline_runs, prepare, summarize
-from harness.integrity import HARNESS_DIR, harness_hash
+from harness.judge.checks import _sanity
+from harness.judge.evaluate import EvalSpec, Session, baseline_runs, prepare, summarize
+from harness.judge.integrity import HARNESS_DIR, harness_hash
 from harness.results import EvalResult
 
 
@@ -287,9 +288,9 @@ def test_an_unavailable_signal_raises_signal_unavailable_in_the_selector(
 def test_a_selector_cannot_switch_checks_off(session: Session, tmp_path: Path) -> None:
     result, _ = caught(session, "disables_checks", tmp_path, "compute_parity")
     # Its CHECKS = [], BUDGET = 10**9 and MOST = 0 are names in its own process; the attempt
-    # to patch harness.checks there is an import the sandbox refuses and the audit records.
+    # to patch harness.judge.checks there is an import the sandbox refuses and the audit records.
     assert [c.name for c in result.checks] == EVERY_CHECK
-    assert "import: harness.checks" in check(result, "no_leakage").detail
+    assert "import: harness.judge.checks" in check(result, "no_leakage").detail
 
 
 def test_no_file_under_experiments_is_read_as_the_run_config(
@@ -353,19 +354,23 @@ def test_the_harness_hash_commit_and_dirty_flag_are_recorded(session: Session) -
     assert f"commit {commit or 'none'}" in integrity.detail
 
 
-def test_the_harness_hash_covers_every_source_file(tmp_path: Path) -> None:
+def test_the_harness_hash_covers_every_file_under_harness(tmp_path: Path) -> None:
     copy = tmp_path / "harness"
-    shutil.copytree(HARNESS_DIR, copy)
+    shutil.copytree(HARNESS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     original = harness_hash(copy)
     assert harness_hash(copy) == original  # stable
     (copy / "__pycache__").mkdir(exist_ok=True)
     (copy / "__pycache__" / "x.pyc").write_bytes(b"\0")
     assert harness_hash(copy) == original  # caches are not the judge
-    checks = copy / "checks.py"
-    checks.write_text(checks.read_text().replace("MOST = 0.5", "MOST = 0.0"))
-    assert harness_hash(copy) != original
-    checks.write_text((HARNESS_DIR / "checks.py").read_text())
-    (copy / "extra.py").write_text("")
+    files = [p for p in copy.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert any(p.suffix == ".j2" for p in files)  # the judge's prompt templates are in it
+    for path in files:  # every file, sources and templates alike
+        before = path.read_bytes()
+        path.write_bytes(before + b"\n")
+        assert harness_hash(copy) != original, path.relative_to(copy)
+        path.write_bytes(before)
+    assert harness_hash(copy) == original
+    (copy / "judge" / "extra.txt").write_text("")
     assert harness_hash(copy) != original
 
 

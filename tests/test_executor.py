@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from racekit import open_at_once
 
-from harness.cache import ExecCache
-from harness.executor import Executor
-from harness.sandbox import Job, Sandbox, SandboxConfig, SandboxError, bwrap_available
+from harness.execution.cache import ExecCache
+from harness.execution.executor import Executor
+from harness.execution.sandbox import Job, Sandbox, SandboxConfig, SandboxError, bwrap_available
 
 PROGRAM = "def add(a, b):\n    return a + b\n"
 TESTS = ["assert add(1, 2) == 3", "assert add(1, 2) == 4", "raise ValueError('not an assert')"]
@@ -148,7 +148,7 @@ def test_bwrap_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_processes_creating_the_same_cache_at_once_all_open_it(tmp_path: Path) -> None:
-    opened = "from harness.cache import ExecCache"
+    opened = "from harness.execution.cache import ExecCache"
     put = 'cache = ExecCache(path); cache.put([(str(time.time_ns()), "passed", "")]); cache.close()'
     for path in open_at_once(tmp_path, opened, put):
         with sqlite3.connect(path) as db:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledgerdata import ROOT, evaluations
+from ledgerkit import ROOT, evaluations
 
 from ledger.errors import LedgerError
 from ledger.store import Ledger

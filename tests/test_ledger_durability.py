@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ledgerdata import ROOT, evaluations
+from ledgerkit import ROOT, evaluations
 
 from ledger.errors import LedgerError
 from ledger.store import Ledger

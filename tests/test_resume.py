@@ -8,8 +8,8 @@ from pathlib import Path
 
 import git
 import pytest
-from loop_fixtures import experiments, finish, kill, make_repo, running_number, wait_for, winnow
-from synthetic import write_synthetic
+from loopkit import experiments, finish, kill, make_repo, running_number, wait_for, winnow
+from synthkit import write_synthetic
 
 TAG = "night"
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from evalkit import TINY_POOL, TINY_SUITE
-from fakeserver import FakeServer
 from rewardkit import hashed, judge
+from serverkit import FakeServer
 from typer.testing import CliRunner
 
 from agent.cli import app
 from harness.config import RunConfig, ScorerConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
-from harness.evaluate import Session
+from harness.judge.evaluate import Session
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
 
@@ -25,18 +25,18 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_a_judge_and_a_reward_model_parse_with_templates_resolved(tmp_path: Path) -> None:
-    write(tmp_path / "ask.jinja", "Is {{ program }} right? yes or no")
+    write(tmp_path / "ask.j2", "Is {{ program }} right? yes or no")
     config = load_config(
         write(
             tmp_path / "run.toml",
             '[scorer]\nkind = "judge"\nmodel = "ollama_chat/qwen2.5-coder"\n'
-            'template = "ask.jinja"\nretries = 5\nbackoff = 2\n',
+            'template = "ask.j2"\nretries = 5\nbackoff = 2\n',
         )
     )
     assert config.scorer == ScorerConfig(
         kind="judge",
         model="ollama_chat/qwen2.5-coder",
-        template=str(tmp_path / "ask.jinja"),
+        template=str(tmp_path / "ask.j2"),
         retries=5,
         backoff=2.0,
     )
@@ -60,7 +60,7 @@ def test_a_judge_and_a_reward_model_parse_with_templates_resolved(tmp_path: Path
         ('kind = "judge"\nmodel = "m"\nretries = "3"', "key scorer.retries must be int"),
         ('kind = "judge"\nmodel = "m"\nmethod = "vibes"', "key scorer.method must be one of"),
         ('kind = "judge"\nmodel = "m"\nconcurrency = 0', "key scorer.concurrency must be at"),
-        ('kind = "judge"\nmodel = "m"\ntemplate = "gone.jinja"', "key scorer.template: no such"),
+        ('kind = "judge"\nmodel = "m"\ntemplate = "gone.j2"', "key scorer.template: no such"),
         ('kind = "reward_model"\nmodel = "m"', "key scorer.api_base is required"),
         (
             'kind = "reward_model"\nmodel = "m"\napi_base = "http://x"\nendpoint = "json"',
@@ -88,9 +88,9 @@ def test_an_unset_api_key_variable_is_a_config_error(
 
 
 def test_a_template_that_does_not_render_stops_before_any_request(tmp_path: Path) -> None:
-    write(tmp_path / "ask.jinja", "Is {{ code }} right?")  # the variable is {{ program }}
+    write(tmp_path / "ask.j2", "Is {{ code }} right?")  # the variable is {{ program }}
     path = write(
-        tmp_path / "run.toml", '[scorer]\nkind = "judge"\nmodel = "m"\ntemplate = "ask.jinja"\n'
+        tmp_path / "run.toml", '[scorer]\nkind = "judge"\nmodel = "m"\ntemplate = "ask.j2"\n'
     )
     with pytest.raises(InputError, match="key scorer.template: .*'code' is undefined"):
         Session(load_config(path))

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from evalkit import check, selector_file
-from fakeserver import FakeServer, Reply, error, scripted
 from rewardkit import (
     GREEDY_SELECTOR,
     REWARD_SELECTOR,
@@ -19,6 +18,7 @@ from rewardkit import (
     write_planted_pool,
     write_selector,
 )
+from serverkit import FakeServer, Reply, error, scripted
 
 from harness.config import RunConfig
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeServer, Reply, chat_completion, error, scripted
 from rewardkit import judge, scorer_config, yes_no
+from serverkit import FakeServer, Reply, chat_completion, error, scripted
 
 from harness.api import Candidate, Problem
-from harness.reward import Scorer
-from harness.scorers import p_yes
+from harness.reward.clients import p_yes
+from harness.reward.scorer import Scorer
 
 PROBLEM = Problem("tiny/add", 'def add(a, b):\n    """Return a + b."""\n', "add")
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fakeserver import FakeServer, Reply, error, scripted
 from rewardkit import scorer_config
+from serverkit import FakeServer, Reply, error, scripted
 
 from harness.api import Candidate, Problem
-from harness.reward import ProblemRewards, Scorer, ScoreResult
+from harness.reward.scorer import ProblemRewards, Scorer, ScoreResult
 
 PROBLEM = Problem("tiny/add", 'def add(a, b):\n    """Return a + b."""\n', "add")
 COMPLETIONS = ["    return a + b\n", "    return a - b\n", "    return a * b\n"]
@@ -75,7 +75,7 @@ def test_classify_text_input_is_batched(tmp_path: Path) -> None:
     with FakeServer(handler) as server:
         results = make_scorer(server, tmp_path, input="text", batch_size=2).score(PAIRS)
         sizes = [len(b["input"]) for _, b in server.requests]
-    assert sizes == [2, 1]  # three candidates of one problem, two a request
+    assert sorted(sizes) == [1, 2]  # three candidates of one problem, two a request (any order)
     assert [r.value for r in results] == [2.5, -1.0, 0.25]
     assert [r.tokens for r in results] == [10, 10, 10]
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeServer, Reply, chat_completion, error, text_completion
+from serverkit import FakeServer, Reply, chat_completion, error, text_completion
 
+from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.sampling import SamplingError, sample_pool
 from harness.sampling.config import parse_sampling_config
-from harness.suites import load_suite
 
 DATA = Path(__file__).parent / "data"
 BODIES = [

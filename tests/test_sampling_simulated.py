@@ -13,18 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cache import ExecCache
 from harness.config import RunConfig
-from harness.evaluate import EvalSpec, Session, evaluate
-from harness.executor import Executor
-from harness.metrics import pass_at_k
-from harness.pools import Pool
-from harness.sampling import SamplingError, sample_pool
-from harness.sampling import inputs as probe
+from harness.data.pools import Pool
+from harness.data.suites import Suite, load_suite
+from harness.execution.cache import ExecCache
+from harness.execution.executor import Executor
+from harness.execution.sandbox import Sandbox
+from harness.judge.evaluate import EvalSpec, Session, evaluate
+from harness.judge.metrics import pass_at_k
+from harness.sampling import SamplingError, probe_inputs, sample_pool
 from harness.sampling.config import parse_sampling_config
 from harness.sampling.simulated import LIBRARY_EXEC, build_libraries
-from harness.sandbox import Sandbox
-from harness.suites import Suite, load_suite
 
 DATA = Path(__file__).parent / "data"
 SIM_SUITE = DATA / "sim_suite.jsonl"  # 18 small problems with loops, branches and examples
@@ -204,14 +203,16 @@ def test_probe_inputs_come_from_the_prompt_or_the_signature() -> None:
         '    """>>> f([1, 2], 3)\n    4\n    f([5], 0) ➞ 5\n    f(g(1), 2) is not literal\n'
         '    f([1, 2], 3) again\n    """\n'
     )
-    assert [p.args for p in probe.example_inputs(prompt, "f")] == ["[1, 2], 3", "[5], 0"]
-    assert probe.parameter_families(prompt, "f") == [("list_int",), ("int",)]
+    assert [p.args for p in probe_inputs.example_inputs(prompt, "f")] == ["[1, 2], 3", "[5], 0"]
+    assert probe_inputs.parameter_families(prompt, "f") == [("list_int",), ("int",)]
     mbpp = "def similar(test_tup1, s, nums, n, thing):\n    '''Shared elements.'''\n"
-    assert probe.example_inputs(mbpp, "similar") == []
-    families = probe.parameter_families(mbpp, "similar")
+    assert probe_inputs.example_inputs(mbpp, "similar") == []
+    families = probe_inputs.parameter_families(mbpp, "similar")
     assert families[:4] == [("tuple_int",), ("str",), ("list_int",), ("int",)]
-    assert families[4] == probe.UNKNOWN
-    drawn = probe.generated_inputs(families, random.Random(0), 10)
-    assert len(drawn) == 10 and drawn == probe.generated_inputs(families, random.Random(0), 10)
+    assert families[4] == probe_inputs.UNKNOWN
+    drawn = probe_inputs.generated_inputs(families, random.Random(0), 10)
+    assert len(drawn) == 10 and drawn == probe_inputs.generated_inputs(
+        families, random.Random(0), 10
+    )
     for item in drawn:
         assert len(ast.parse(f"f({item.args})", mode="eval").body.args) == 5  # type: ignore[attr-defined]

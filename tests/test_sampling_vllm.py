@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.data.suites import load_suite
 from harness.sampling import sample_pool
 from harness.sampling.config import parse_sampling_config
-from harness.suites import load_suite
 
 pytestmark = [
     pytest.mark.vllm,

@@ -1,5 +1,5 @@
 """Hostile programs against the sandbox: one test family per line of the "Covered" list in
-``harness/sandbox.py``'s docstring, at each level the line claims.
+``harness/execution/sandbox.py``'s docstring, at each level the line claims.
 
 Every test runs a hostile program through ``Sandbox.run`` with a normal job after it, on one
 worker slot, and checks:
@@ -31,9 +31,9 @@ from typing import Any
 
 import pytest
 
-from harness.cache import ExecCache
-from harness.executor import ExecSettings, Executor
-from harness.sandbox import (
+from harness.execution.cache import ExecCache
+from harness.execution.executor import ExecSettings, Executor
+from harness.execution.sandbox import (
     GRACE,
     STDLIB,
     Job,

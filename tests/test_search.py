@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.proposal import Context, NothingNew
-from agent.search import SPACE_FILE, SearchProposer
+from agent.search_proposer import SPACE_FILE, SearchProposer
 
 SELECTOR = "experiments/selector.py"
 SPACE = """

@@ -1,4 +1,5 @@
-"""The selector's process (harness/selection.py, harness/_selector_host.py): loading, failures
+"""The selector's process (harness/execution/selector.py, harness/execution/_selector_host.py):
+loading, failures
 that are results rather than tracebacks, time limits, and what the audit hook records."""
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from evalkit import TINY_SUITE, check, open_session, run_eval, selector_file, se
 
 from harness.api import Candidate, Problem, SignalUnavailable
 from harness.config import load_config
-from harness.evaluate import Session
-from harness.sandbox import Sandbox, SandboxConfig
-from harness.selection import STARTUP_ALLOWANCE, SelectorFailure, SelectorProcess
+from harness.execution.sandbox import Sandbox, SandboxConfig
+from harness.execution.selector import STARTUP_ALLOWANCE, SelectorFailure, SelectorProcess
+from harness.judge.evaluate import Session
 
 PROBLEM = Problem("t/one", "def one():\n", "one")
 CANDIDATES = [
@@ -211,7 +212,7 @@ def test_ordinary_selector_work_records_nothing(level: str) -> None:
         ("import subprocess; subprocess.run(['true'])", "subprocess.Popen"),
         ("import os; os.system('true')", "os.system"),
         ("import ctypes; ctypes.CDLL('libc.so.6')", "ctypes.dlopen"),
-        ("import harness.evaluate", "import: harness.evaluate"),
+        ("import harness.judge.evaluate", "import: harness.judge.evaluate"),
     ],
     ids=[
         "read",

@@ -1,11 +1,12 @@
-"""The keep/discard rule (harness/significance.py): no-ops never kept, noise rarely, gains kept."""
+"""The keep/discard rule (harness/judge/significance.py): no-ops never kept, noise rarely, gains
+kept."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness.significance import decide, sign_flip_p
+from harness.judge.significance import decide, sign_flip_p
 
 PROBLEMS = 20  # a small dev split: where the plain percentile bootstrap is most liberal
 COMPARISONS = 200  # the issue asks for at least 40

@@ -1,4 +1,4 @@
-"""Suites (harness/suites.py): HumanEval built in, JSONL suites, bad files, the fixed split."""
+"""Suites (harness/data/suites.py): HumanEval built in, JSONL suites, bad files, the fixed split."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from evalkit import TINY_SUITE
 
+from harness.data.suites import load_suite, split_of
 from harness.errors import InputError
-from harness.suites import load_suite, split_of
 
 # The split, frozen. Computed once from the documented rule (dev when the first 8 hex digits
 # of sha256("winnow-split-v1:" + task_id) are even) and written down here so that no future

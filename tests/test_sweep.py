@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from evalkit import EXPERIMENT
 from sweepkit import exact_pass_at_k, write_counted_pool
-from synthetic import write_synthetic
+from synthkit import write_synthetic
 
-from agent.sweeppage import compute_unit
+from agent.pages.sweeppage import compute_unit
+from harness.analysis.costs import PoolCost, point_cost
+from harness.analysis.forecast import expected_pass, fit_beta, forecast_pass
+from harness.analysis.sweep import PoolSpec, SweepResult, SweepSpec, run_sweep
 from harness.config import RunConfig
-from harness.costs import PoolCost, point_cost
-from harness.evaluate import EvalSpec, Session, evaluate
-from harness.forecast import expected_pass, fit_beta, forecast_pass
+from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.results import Compute
-from harness.sweep import PoolSpec, SweepResult, SweepSpec, run_sweep
 
 PROBLEMS = 30
 SMALL_N, SMALL_C = 16, 4  # pass@1 = 0.25 on every problem

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from browser import browser, full_page_screenshot, open_file, severe_console_errors
+from browserkit import browser, full_page_screenshot, open_file, severe_console_errors
 from evalkit import EXPERIMENT, TINY_POOL, TINY_SUITE
-from loop_fixtures import finish, make_repo, winnow
+from loopkit import finish, make_repo, winnow
 from sweepkit import write_counted_pool
-from synthetic import write_synthetic
+from synthkit import write_synthetic
 from typer.testing import CliRunner, Result
 
 from agent.cli import app

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.pools import Pool
+from harness.data.pools import Pool
 from harness.sampling.config import GenParams
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.cache import ExecCache
+from harness.data.pools import Pool, Sample, load_pool, pool_id, save_pool
+from harness.data.suites import Suite, Task
 from harness.errors import InputError
-from harness.executor import Executor
-from harness.pools import Pool, Sample, load_pool, pool_id, save_pool
+from harness.execution.cache import ExecCache
+from harness.execution.executor import Executor
+from harness.execution.sandbox import Sandbox
 from harness.sampling import postprocess as post
 from harness.sampling.config import SamplingConfig, render
 from harness.sampling.results import (
@@ -35,8 +37,6 @@ from harness.sampling.results import (
     TokenCount,
 )
 from harness.sampling.simulated import SIMULATOR_VERSION
-from harness.sandbox import Sandbox
-from harness.suites import Suite, Task
 
 SAMPLER_VERSION = 1  # bump when postprocessing or the pool layout changes
 

@@ -36,14 +36,14 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from harness.executor import ExecSettings, Executor
-from harness.sampling import inputs as probe
+from harness.data.suites import Task
+from harness.execution.executor import ExecSettings, Executor
+from harness.sampling import probe_inputs
 from harness.sampling.config import SamplingConfig, render
 from harness.sampling.edits import Reference, UnusableReference, Variant
 from harness.sampling.edits import parse_reference as take_apart
 from harness.sampling.results import Completion, Generation, Progress
 from harness.sampling.variants import make_variants
-from harness.suites import Task
 
 SIMULATOR_VERSION = 1  # bump when a change here changes what is sampled
 REWRITES = 5  # behaviour-keeping variants tried per problem
@@ -81,7 +81,7 @@ class Library:
     caught: list[bool]  # per wrong variant: whether a probe input tells it from the reference
     plausible: list[bool] = field(default_factory=list)  # per wrong variant: passes the examples
     params: tuple[str, ...] = ()  # the entry point's parameter names
-    inputs: list[probe.ProbeInput] = field(default_factory=list)
+    inputs: list[probe_inputs.ProbeInput] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)  # the reference's output per input
     marks: list[tuple[bool | str | None, ...]] = field(default_factory=list)  # per wrong variant:
     # per input, True (the reference's output), its own output, or None (raised / too long)
@@ -113,12 +113,12 @@ def build_libraries(
     tried = []
     for task, _ in refs:
         rng = random.Random(f"winnow-sim-inputs:{SIMULATOR_VERSION}:{task.task_id}")
-        families = probe.parameter_families(task.prompt, task.entry_point)
+        families = probe_inputs.parameter_families(task.prompt, task.entry_point)
         tried.append(
-            probe.example_inputs(task.prompt, task.entry_point)
-            + probe.generated_inputs(families, rng, TRIALS)
+            probe_inputs.example_inputs(task.prompt, task.entry_point)
+            + probe_inputs.generated_inputs(families, rng, TRIALS)
         )
-    reference_runs = probe.run_outputs(
+    reference_runs = probe_inputs.run_outputs(
         executor,
         [
             (task.prompt + ref.completion, task.entry_point, candidates)
@@ -149,8 +149,8 @@ def build_libraries(
 
 
 def _keep_inputs(
-    candidates: list[probe.ProbeInput], outputs: list[probe.Output]
-) -> tuple[list[probe.ProbeInput], list[str]]:
+    candidates: list[probe_inputs.ProbeInput], outputs: list[probe_inputs.Output]
+) -> tuple[list[probe_inputs.ProbeInput], list[str]]:
     """Examples the reference answers, then generated inputs with distinct answers first."""
     examples = [
         (p, o.value)
@@ -182,7 +182,9 @@ def _check_variants(libraries: list[Library], executor: Executor) -> None:
         )
         for lib in libraries
     ]
-    for lib, comparisons in zip(libraries, probe.compare_variants(executor, problems), strict=True):
+    for lib, comparisons in zip(
+        libraries, probe_inputs.compare_variants(executor, problems), strict=True
+    ):
         rewrites, mutants = comparisons[: len(lib.correct) - 1], comparisons[len(lib.correct) - 1 :]
         lib.correct = lib.correct[:1] + [
             v for v, c in zip(lib.correct[1:], rewrites, strict=True) if c.agrees

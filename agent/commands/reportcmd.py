@@ -1,0 +1,179 @@
+"""``winnow log`` and ``winnow report``: read the ledger (read-only) and show it.
+
+The ledger builds the data (``ledger.report.summary``) and the HTML page (``ledger.report.page``);
+this
+module only lays it out for a terminal, or prints it as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ledger.errors import LedgerError
+from ledger.models import EXPERIMENT_STATUSES
+from ledger.report.page import write_html
+from ledger.report.summary import Report, build_report
+from ledger.store import Ledger
+from ledger.views import ExperimentView
+
+STALE = "stale"  # --status stale: running rows whose writer is gone
+
+
+def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> None:
+    """One line per experiment of a run (the latest run unless ``tag``)."""
+    if status is not None and status not in EXPERIMENT_STATUSES + (STALE,):
+        choices = ", ".join(EXPERIMENT_STATUSES + (STALE,))
+        raise LedgerError(f"unknown status {status!r} (one of {choices})")
+    with Ledger.open(path, readonly=True) as ledger:
+        run = ledger.get_run(tag)
+        query = "running" if status == STALE else status
+        experiments = [e for e in ledger.experiments(run.id, query) if status != STALE or e.stale]
+    if as_json:
+        print(json.dumps([e.to_json() for e in experiments], indent=2))
+        return
+    simulated = " SIMULATED" if run.simulated else ""
+    print(f"run {run.tag} ({run.shown_status}{simulated}) on {run.branch}")
+    print(log_header())
+    for e in experiments:
+        print(log_line(e))
+
+
+def log_header() -> str:
+    return (
+        f"{'#':>4}  {'commit':8}  {'status':15}  {'dev':>6}  {'vs incumbent':>22}  "
+        f"{'gap':>5}  {'holdout':>7}  {'cost':>8}  hypothesis"
+    )
+
+
+def log_line(e: ExperimentView) -> str:
+    """A fixed-width, greppable line: number, commit, status, scores, cost, hypothesis."""
+    change = "—"
+    if e.dev_delta is not None:
+        lower = "—" if e.dev_delta_lower is None else f"{e.dev_delta_lower:+.3f}"
+        change = f"{e.dev_delta:+.3f} (≥{lower}) #{e.incumbent_number}"
+    score = e.dev.score if e.dev else None
+    gap = "—" if score is None or score.gap_closed is None else f"{score.gap_closed:.0%}"
+    hypothesis = e.hypothesis.splitlines()[0] if e.hypothesis else ""
+    return (
+        f"{e.number:>4}  {(e.commit or '—')[:8]:8}  {e.shown_status:15}  "
+        f"{_num(e.sel_at_k('dev')):>6}  {change:>22}  {gap:>5}  "
+        f"{_num(e.sel_at_k('holdout')):>7}  {_money(e.cost_usd):>8}  {hypothesis}"
+    )
+
+
+def show_report(path: Path, tag: str | None, html: Path | None, as_json: bool) -> None:
+    """The morning review in the terminal (or JSON), and optionally as an HTML page."""
+    with Ledger.open(path, readonly=True) as ledger:
+        report = build_report(ledger, tag)
+    if html is not None:
+        write_html(report, html)
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, default=str))
+        return
+    console = Console()
+    render_report(report, console)
+    if html is not None:
+        console.print(f"wrote {html}")
+
+
+def render_report(r: Report, console: Console) -> None:
+    run = r.run
+    if r.simulated:
+        console.print("[bold black on yellow] SIMULATED [/] this run's pool was simulated")
+    console.print(
+        f"[bold]run {run.tag}[/] on {run.branch}: {run.shown_status}"
+        + (f" ({run.reason})" if run.reason else "")
+        + f"; proposer {run.proposer}, pool {run.pool_id or '—'}, started {run.started_at}"
+    )
+    best = r.experiment(r.best)
+    if best is None:
+        console.print("no kept experiment yet")
+    else:
+        console.print(
+            f"best selector: #{best.number} {(best.commit or '')[:8]}: dev "
+            f"{_num(best.sel_at_k('dev'))}, holdout {_num(best.sel_at_k('holdout'))}: "
+            f"{best.hypothesis}"
+        )
+    keep = "—" if r.keep_rate is None else f"{r.keep_rate:.0%}"
+    console.print(f"keep rate {keep} ({r.kept} kept of {r.decided} decided)")
+    console.print(_baselines_table(r))
+    console.print(_failures_table(r))
+    console.print(_spend_table(r))
+
+
+def _baselines_table(r: Report) -> Table:
+    splits = list(r.baselines)
+    title = "baselines" + (f" and the best selector (#{r.best}) against each" if r.best else "")
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("arm")
+    for split in splits:
+        k = r.baselines[split].k
+        table.add_column(f"{split} sel@{k}", justify="right")
+        table.add_column("best − arm", justify="right")
+        table.add_column("95% CI", justify="right")
+    names = list(r.baselines[splits[0]].arms) if splits else []
+    for name in names:
+        cells: list[str] = [name]
+        for split in splits:
+            arm = r.baselines[split].arms.get(name)
+            cells.append(_num(arm.sel_at_k if arm else None))
+            cells += _difference(r, split, name)
+        table.add_row(*cells)
+    if best := r.experiment(r.best):
+        table.add_row(
+            f"[bold]best #{best.number}[/]",
+            *[c for s in splits for c in (f"[bold]{_num(best.sel_at_k(s))}[/]", "", "")],
+        )
+    return table
+
+
+def _difference(r: Report, split: str, name: str) -> list[str]:
+    """The best selector minus this arm, and its interval (green/red: beyond noise)."""
+    c = r.comparison(split, name)
+    if c is None or c.difference is None or c.low is None or c.high is None:
+        return ["—", "—"]
+    color = "green" if c.low > 0 else "red" if c.high < 0 else "default"
+    return [f"[{color}]{c.difference:+.3f}[/]", f"[{c.low:+.2f}, {c.high:+.2f}]"]
+
+
+def _failures_table(r: Report) -> Table:
+    table = Table(title="failures by kind", title_justify="left", header_style="bold")
+    table.add_column("kind")
+    table.add_column("count", justify="right")
+    for status in ("crashed", "invalid", "interrupted", "running (stale)"):
+        table.add_row(status, str(r.statuses.get(status, 0)))
+    for name, count in r.failed_check_counts.items():
+        table.add_row(f"check failed: {name}", str(count))
+    table.add_row("model calls that failed", str(r.spend.llm_errors))
+    return table
+
+
+def _spend_table(r: Report) -> Table:
+    s = r.spend
+    table = Table(title="compute and money", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("amount", justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("money (priced calls)", _money(s.cost_usd)),
+        ("model calls / without a price", f"{s.llm_calls} / {s.unpriced_calls}"),
+        ("tokens in / out", f"{s.prompt_tokens:,} / {s.completion_tokens:,}"),
+        ("evaluations / sandboxed executions", f"{s.evaluations} / {s.executions:,}"),
+        ("time evaluating", f"{s.evaluation_seconds:.1f} s"),
+        ("wall time", "—" if s.wall_seconds is None else f"{s.wall_seconds:.0f} s"),
+    ]
+    for what, amount in rows:
+        table.add_row(what, str(amount))
+    return table
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"${value:.4f}"

@@ -1,0 +1,57 @@
+"""``winnow run``: build the loop from the command line's options and run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from agent.branch import ResearchBranch
+from agent.llm_proposer import LLMProposer
+from agent.loop import Loop, RunSpec, RunSummary
+from agent.proposal import Proposer
+from agent.search_proposer import SearchProposer
+from agent.settings import ProposerConfig, load_settings
+from harness.home import ledger_path, winnow_home
+from ledger.store import Ledger
+
+
+def make_proposer_factory(config: ProposerConfig, home: Path, tag: str, seed: int):
+    def make(branch: ResearchBranch) -> Proposer:
+        if config.resolved_kind() == "llm":
+            return LLMProposer(config)
+        return SearchProposer(home / "optuna" / f"{branch.path.name}.sqlite", tag, seed)
+
+    return make
+
+
+def run_loop(
+    spec: RunSpec,
+    config_path: Path | None,
+    proposer: str | None,
+    model: str | None,
+    api_base: str | None,
+    cwd: Path,
+) -> RunSummary:
+    run_config, proposer_config = load_settings(config_path)
+    overrides = {"kind": proposer, "model": model, "api_base": api_base}
+    proposer_config = ProposerConfig(
+        **(vars(proposer_config) | {k: v for k, v in overrides.items() if v is not None})
+    )
+    home = winnow_home()
+    console = Console(stderr=True)
+    ledger = Ledger.open(ledger_path())
+    try:
+        loop = Loop(
+            spec,
+            run_config,
+            proposer_config,
+            make_proposer_factory(proposer_config, home, spec.tag, run_config.eval.seed),
+            ledger,
+            home,
+            cwd,
+            say=lambda line: console.print(line, markup=False, highlight=False),
+        )
+        return loop.run()
+    finally:
+        ledger.close()

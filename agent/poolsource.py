@@ -1,0 +1,120 @@
+"""Where each experiment's pool comes from: a replayed pool, or ``experiments/sampling.toml``.
+
+With ``--pool`` the run replays one pool (a cache id or a directory) for every experiment.
+Otherwise the pool is sampled from the branch's ``experiments/sampling.toml`` — cached by the
+suite and the whole config, so an unchanged config costs nothing and a changed one is sampled
+once, before its experiment is evaluated. Pools and the model calls sampling made are handed to
+the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.branch import ResearchBranch
+from agent.proposal import LLMCall
+from harness.data.pools import Pool, load_pool
+from harness.data.suites import load_suite
+from harness.judge.evaluate import Session
+
+SAMPLING = "experiments/sampling.toml"
+
+
+@dataclass
+class PoolSource:
+    suite: str
+    replay: str | None
+    home: Path
+    pools: dict[str, Pool] = field(default_factory=dict)
+    pending_calls: list[LLMCall] = field(default_factory=list)
+    recorded: set[str] = field(default_factory=set)
+
+    def pool_for(self, branch: ResearchBranch, session: Session) -> Pool:
+        """The pool the branch's current ``experiments/`` asks for (cached)."""
+        suite = load_suite(self.suite)
+        if self.replay is not None:
+            key = f"replay:{self.replay}"
+            if key not in self.pools:
+                self.pools[key] = load_pool(self.replay, suite, session.cache_path)
+            return self.pools[key]
+        # Imported here: sampling backends pull in jinja2 templates and, for real models, litellm.
+        from harness.sampling import SamplingError, load_sampling_config, sample_pool
+
+        config = load_sampling_config(branch.path / SAMPLING)
+        key = f"sample:{config.key()}"
+        if key not in self.pools:
+            try:
+                result = sample_pool(
+                    suite, config, limit=None, cache=session.cache_path, sandbox=session.sandbox
+                )
+            except SamplingError as failed:
+                self.pending_calls += [_call(c) for c in failed.calls]
+                raise
+            self.pools[key] = result.pool
+            self.pending_calls += [_call(c) for c in result.calls]
+        return self.pools[key]
+
+    def flush(self, ledger: Any, run_id: int, experiment_id: int | None) -> None:
+        """Record new pools and the model calls sampling made."""
+        for pool in self.pools.values():
+            if pool.id not in self.recorded:
+                self.record(ledger, pool, None)
+                self.recorded.add(pool.id)
+        for call in self.pending_calls:
+            ledger.record_call(run_id, experiment_id, call, purpose="sampler")
+        self.pending_calls.clear()
+
+    def record(self, ledger: Any, pool: Pool, counts: dict[str, tuple[int, int]] | None) -> None:
+        """Record a pool, with (samples, correct) per problem when an evaluation gave them
+        (the report draws the pool's pass@k curve from those)."""
+        meta = pool.meta
+        ledger.record_pool(
+            pool.id,
+            meta.get("suite", self.suite),
+            meta.get("backend", "imported"),
+            meta.get("model", ""),
+            meta.get("sampling", {}),
+            len(pool.samples),
+            sum(len(v) for v in pool.samples.values()),
+            pool.simulated,
+            counts=counts,
+        )
+
+
+def sampling_cost(pool: Pool, k: int) -> float | None:
+    """Generated tokens per problem a pool costs at k: k candidates plus the self-tests.
+    None for a pool that does not know what it cost (an imported one)."""
+    compute = pool.meta.get("compute")
+    if not compute:
+        return None
+    problems = max(len(pool.samples), 1)
+    samples = max(sum(len(v) for v in pool.samples.values()), 1)
+    per_candidate = compute["candidates"]["generated"] / samples
+    return k * per_candidate + compute["self_tests"]["generated"] / problems
+
+
+def _call(record: Any) -> LLMCall:
+    """A sampling call record as the ledger takes it."""
+    if isinstance(record, LLMCall):
+        return record
+    data = record if isinstance(record, dict) else vars(record)
+    return LLMCall(
+        model=str(data.get("model", "")),
+        messages=list(data.get("messages") or [{"role": "user", "content": data.get("prompt")}]),
+        response=_text(data.get("response")),
+        prompt_tokens=data.get("prompt_tokens"),
+        completion_tokens=data.get("completion_tokens"),
+        cost_usd=data.get("cost_usd"),
+        latency_s=float(data.get("latency_s") or 0.0),
+        error=data.get("error"),
+    )
+
+
+def _text(response: Any) -> str | None:
+    """A response as one string: a sampling call returns several completions."""
+    if response is None or isinstance(response, str):
+        return response
+    return json.dumps(response)

@@ -1,0 +1,556 @@
+"""The worker that runs untrusted code, one forked child per job. Standard library only.
+
+Started by ``harness.execution.sandbox`` as ``python -I -S _worker.py`` inside bubblewrap (as PID 1
+of
+its own PID namespace) or as a plain process. It speaks length-prefixed JSON on the two file
+descriptors it was started with (stdin, stdout), which it moves out of the way so that no child
+inherits them. See ``harness/execution/sandbox.py`` for what is and is not covered.
+
+A job is ``{"setup", "tests", "timeout", "setup_timeout"}``: the child executes ``setup`` (the
+candidate program) in a fresh namespace, then each test in a copy of it, and reports each test
+as ``passed``, ``failed`` (AssertionError), ``timeout`` or ``error``. A report carries a
+per-child nonce; a test counts as passed only when its report arrives, i.e. only when the child
+got past the end of the test. A child that exits, is killed or hangs loses the test it was on;
+the remaining tests run again in a fresh child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import json
+import os
+import platform
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+from dataclasses import dataclass
+
+GRACE = 0.5  # seconds past a test's own alarm before the worker kills the child
+MAX_REPORT_BYTES = 1 << 20  # a child that writes more than this to its report pipe is killed
+DETAIL_CHARS = 300  # characters of an exception message kept in a report
+_QUOTE = json.encoder.encode_basestring_ascii  # C: a str as a JSON literal, for the reports
+_TEXT = io.StringIO.getvalue  # C: what a _Sink holds, even if the program rebinds its methods
+
+PRELOAD = [
+    "typing",
+    "math",
+    "re",
+    "collections",
+    "itertools",
+    "functools",
+    "heapq",
+    "string",
+    "bisect",
+    "fractions",
+    "decimal",
+    "statistics",
+    "hashlib",
+    "random",
+    "copy",
+    "json",
+    "operator",
+    "datetime",
+]
+
+
+def read_msg(fd: int) -> dict | None:
+    header = _read_exact(fd, 4)
+    if header is None:
+        return None
+    body = _read_exact(fd, struct.unpack(">I", header)[0])
+    return None if body is None else json.loads(body)
+
+
+def write_msg(fd: int, obj: dict) -> None:
+    data = json.dumps(obj).encode()
+    view = memoryview(struct.pack(">I", len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+# -- seccomp: a child may act only on itself ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Syscalls:
+    """The syscall numbers the filter looks at on one architecture."""
+
+    audit_arch: int
+    signal: tuple[int, ...]  # kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo
+    # prlimit64, sched_setaffinity, sched_setscheduler, sched_setparam, sched_setattr: each
+    # takes a target pid first; aimed at the worker they would kill or starve every later run
+    # of the slot (a lowered RLIMIT_CPU, SCHED_IDLE, one CPU), so only "self" is allowed.
+    self_only: tuple[int, ...]
+    setpriority: int  # (which, who, prio): PRIO_USER would renice every process of the uid
+    denied: tuple[int, ...]  # ptrace, process_vm_writev, pidfd_send_signal, ioprio_set
+    spawn: tuple[int, ...]  # fork, vfork: refused outright when spawning is not allowed
+    clone: int  # allowed for threads only when spawning is not allowed
+    clone3: int  # its flags are behind a pointer: ENOSYS, so that libc falls back to clone
+
+
+_SYSCALLS = {
+    "x86_64": _Syscalls(
+        0xC000003E, (62, 200, 234, 129, 297), (302, 203, 144, 142, 314), 141,
+        (101, 311, 424, 251), (57, 58), 56, 435,
+    ),
+    "aarch64": _Syscalls(
+        0xC00000B7, (129, 130, 131, 138, 240), (261, 122, 119, 118, 274), 140,
+        (117, 271, 424, 30), (), 220, 435,
+    ),
+}  # fmt: skip
+_LD, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06  # classic BPF opcodes
+_ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # SECCOMP_RET_*
+_NR, _ARCH, _ARG0, _ARG1 = 0, 4, 16, 24  # offsets in struct seccomp_data (low words of args)
+_CLONE_THREAD = 0x10000
+
+
+def _filter(calls: _Syscalls, pid: int, spawn: bool) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k), with jumps written as label names and resolved here."""
+    code: list = [(_LD, None, None, _ARCH), (_JEQ, None, "deny", calls.audit_arch)]
+    code += [(_LD, None, None, _NR), (_JGE, "deny", None, 0x40000000)]  # x32 ABI: refuse
+    code += [(_JEQ, "deny", None, nr) for nr in calls.denied]
+    if not spawn:
+        code += [(_JEQ, "deny", None, nr) for nr in calls.spawn]
+        code += [(_JEQ, "nosys", None, calls.clone3), (_JEQ, "clone", None, calls.clone)]
+    code += [(_JEQ, "priority", None, calls.setpriority)]
+    code += [(_JEQ, "signal", None, nr) for nr in calls.signal]
+    code += [(_JEQ, "self", None, nr) for nr in calls.self_only]
+    code += [(_RET, None, None, _ALLOW)]
+    code += ["clone", (_LD, None, None, _ARG0), (_JSET, "allow", "deny", _CLONE_THREAD)]
+    code += ["priority", (_LD, None, None, _ARG0), (_JEQ, None, "deny", 0)]  # PRIO_PROCESS
+    code += [(_LD, None, None, _ARG1), (_JEQ, "allow", "self_or_deny", pid)]
+    code += ["signal", (_LD, None, None, _ARG0), (_JEQ, "allow", None, (-pid) & 0xFFFFFFFF)]
+    code += ["self", (_LD, None, None, _ARG0), (_JEQ, "allow", None, pid)]
+    code += ["self_or_deny", (_JEQ, "allow", "deny", 0)]  # 0: the caller (its group for kill)
+    code += ["allow", (_RET, None, None, _ALLOW), "deny", (_RET, None, None, _EPERM)]
+    code += ["nosys", (_RET, None, None, _ENOSYS)]
+    labels: dict[str, int] = {}
+    program: list[tuple] = []
+    for item in code:
+        if isinstance(item, str):
+            labels[item] = len(program)
+        else:
+            program.append(item)
+    resolved = [
+        (op, labels[jt] - i - 1 if jt else 0, labels[jf] - i - 1 if jf else 0, k)
+        for i, (op, jt, jf, k) in enumerate(program)
+    ]
+    assert all(0 <= jt < 256 and 0 <= jf < 256 for _, jt, jf, _ in resolved)  # forward only
+    return resolved
+
+
+def become(uid: int) -> None:
+    """Drop to ``uid``: its group too, and no supplementary groups."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+def install_seccomp(spawn: bool = True) -> bool:
+    """Let this process signal only itself or its own group, change the limits, priority and
+    scheduling of itself only, and never ptrace or write another process's memory; with
+    ``spawn=False`` it may start threads but no processes."""
+    calls = _SYSCALLS.get(platform.machine())
+    if calls is None:
+        return False
+    prog = _filter(calls, os.getpid(), spawn)
+
+    class Filter(ctypes.Structure):
+        _fields_ = [
+            ("code", ctypes.c_ushort),
+            ("jt", ctypes.c_ubyte),
+            ("jf", ctypes.c_ubyte),
+            ("k", ctypes.c_uint),
+        ]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(prog))(*[Filter(*ins) for ins in prog])
+    program = Program(len(prog), filters)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        return False
+    return libc.prctl(22, 2, ctypes.byref(program), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+
+
+# -- the child ----------------------------------------------------------------------------------
+
+
+class _Timeout(BaseException):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+class _Sink(io.StringIO):
+    """Keeps the first ``cap`` characters written; the rest is counted and dropped."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap = cap
+
+    def write(self, s: str) -> int:
+        room = self.cap - self.tell()
+        if room > 0:
+            super().write(s[:room])
+        return len(s)
+
+
+class _NoInput(io.StringIO):
+    def read(self, *args, **kwargs):
+        raise OSError("stdin is not available")
+
+    readline = read
+    readlines = read
+
+
+def _drop_capabilities() -> None:
+    """Empty every capability set: the process keeps uid 0 but none of root's powers."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    empty = (ctypes.c_uint32 * 6)()  # two (effective, permitted, inheritable) triples
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), empty) != 0:  # capability version 3
+        raise OSError(ctypes.get_errno(), "capset failed")
+
+
+def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -> None:
+    """What the child does to itself before any of the program's code runs."""
+    os.setsid()
+    total = job["setup_timeout"] + job["timeout"] * len(indices)
+    cpu = int(total) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if cfg.get("child_uid") is not None:
+        become(cfg["child_uid"])
+    for name, value in cfg["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    # Still uid 0 only at the process level as root with an interpreter other uids cannot
+    # read. uid 0 is exempt from RLIMIT_NPROC whatever its capabilities, so such a child may
+    # start threads but no process (a fork bomb would otherwise fill the machine's pid table),
+    # and it gives up every capability (reboot, mount, ptrace, others' files...).
+    root = os.getuid() == 0
+    if root:
+        _drop_capabilities()
+    if cfg["seccomp"] and not install_seccomp(spawn=not root):
+        raise RuntimeError("seccomp filter could not be installed")
+    os.chdir(run_dir)
+    os.closerange(3, wfd)
+    os.closerange(wfd + 1, 1 << 16)
+
+
+def _child(job: dict, indices: list[int], wfd: int, nonce: str, cfg: dict, run_dir: str) -> None:
+    try:
+        _confine(job, indices, wfd, cfg, run_dir)
+    except Exception as exc:  # the sandbox failed, not the program: never a label
+        os.write(wfd, f'{nonce} ["fault", {_QUOTE(f"{type(exc).__name__}: {exc}")}]\n'.encode())
+        raise
+    import random
+
+    random.seed(0)
+    cap = cfg["output_cap"]
+    out = _Sink(cap)
+    sys.stdout = sys.stderr = out
+    sys.stdin = _NoInput()
+    signal.signal(signal.SIGALRM, _alarm)
+    # From here on the program runs in this process and may rebind any builtin or module
+    # attribute (builtins.exec, json.dumps, os.write, this module's functions). The loop
+    # therefore calls only C functions held in its own locals, taken before the program ran,
+    # so that no rebinding can skip a test or rewrite a report. Reaching into this frame or
+    # this process's memory is another matter: see "Not covered" in harness/execution/sandbox.py.
+    run, build, write, quote, timer, text = exec, compile, os.write, _QUOTE, signal.setitimer, _TEXT
+    timeout, failure, anything, real = _Timeout, AssertionError, BaseException, signal.ITIMER_REAL
+    base: dict = {}
+    steps = [(-1, job["setup"], job["setup_timeout"], "<candidate>")]
+    steps += [(i, job["tests"][i], job["timeout"], f"<test {i}>") for i in indices]
+    for index, source, seconds, name in steps:
+        namespace = base if index < 0 else base.copy()  # each test in a copy of the program's
+        try:
+            timer(real, seconds)
+            try:
+                run(build(source, name, "exec"), namespace)
+            finally:
+                timer(real, 0)
+            status, detail = "passed", ""
+        except timeout:
+            status, detail = "timeout", f"no result within {seconds:g} s"
+        except failure as exc:
+            status, detail = "failed", f"AssertionError: {exc}"
+        except anything as exc:  # anything else the program raised, SystemExit included
+            status, detail = "error", f"{type(exc).__name__}: {exc}"
+        write(wfd, f'{nonce} [{index}, "{status}", {quote(detail[:DETAIL_CHARS])}]\n'.encode())
+        if index < 0 and status != "passed":
+            break
+    write(wfd, f'{nonce} ["end", {quote(text(out)[:cap])}]\n'.encode())
+
+
+# -- the worker ---------------------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        self.pid1 = os.getpid() == 1
+        self.runs = 0
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: children cannot ptrace or read our memory
+        if not self.pid1:
+            libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: escaped descendants come to us
+
+    def run(self, job: dict) -> dict:
+        started = time.monotonic()
+        tests = job["tests"]
+        results: list[list[str] | None] = [None] * len(tests)
+        remaining = list(range(len(tests)))
+        setup: list[str] | None = None
+        output = ""
+        forks = 0
+        while setup is None or (setup[0] == "passed" and remaining):
+            forks += 1
+            pending = set(remaining)
+            reports, ended, lost = self._fork(job, remaining)
+            for index, status, detail in reports:
+                if index == -1:
+                    setup = [status, detail]
+                elif index == "end":
+                    output = status
+                elif index in pending:
+                    results[index] = [status, detail]
+            if setup is None:  # the child never got through the candidate program
+                setup = list(lost) if not ended else ["error", "no report for the program"]
+                break
+            remaining = [i for i in remaining if results[i] is None]
+            if remaining and setup[0] == "passed":
+                lost_as = ("error", "no report for this test") if ended else lost
+                results[remaining.pop(0)] = list(lost_as)
+        if setup[0] != "passed":
+            reason = f"the program did not load: {setup[1]}"
+            status = "timeout" if setup[0] == "timeout" else "error"
+            results = [r or [status, reason] for r in results]
+        results = [r or ["error", "no report for this test"] for r in results]
+        return {
+            "setup": setup,
+            "results": results,
+            "output": output,
+            "forks": forks,
+            "seconds": time.monotonic() - started,
+        }
+
+    def _fork(self, job: dict, indices: list[int]) -> tuple[list, bool, tuple[str, str]]:
+        self.runs += 1
+        nonce = os.urandom(16).hex()
+        run_dir = os.path.join(self.cfg["tmp"], f"run{self.runs}")
+        os.mkdir(run_dir, 0o700)
+        if self.cfg.get("child_uid") is not None:
+            os.chown(run_dir, self.cfg["child_uid"], self.cfg["child_uid"])
+        rfd, wfd = os.pipe()
+        exit_now = os._exit  # held before the program can rebind os._exit
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                os.close(rfd)
+                _child(job, indices, wfd, nonce, self.cfg, run_dir)
+                code = 0
+            finally:  # whatever was raised, the child never returns into the worker's loop
+                exit_now(code)
+        os.close(wfd)
+        try:
+            reports, ended, lost = self._collect(pid, rfd, nonce, job)
+        finally:
+            os.close(rfd)
+            self._clean()
+            _empty(self.cfg["tmp"])
+        return reports, ended, lost
+
+    def _collect(self, pid: int, rfd: int, nonce: str, job: dict):
+        """Read the child's reports until it ends, dies or misses a deadline; reap it.
+
+        The child's process group is killed before the child is reaped, so its id cannot have
+        been reused by an unrelated process when the signal is sent.
+        """
+        reports: list = []
+        buffer = b""
+        received = 0
+        deadline = time.monotonic() + job["setup_timeout"] + GRACE
+        prefix = nonce.encode() + b" "
+        outcome: tuple[bool, tuple[str, str]] | None = None
+        while outcome is None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([rfd], [], [], wait)[0]:
+                outcome = (False, ("timeout", "killed: no result in time"))
+                break
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            received += len(chunk)
+            if received > MAX_REPORT_BYTES:
+                outcome = (False, ("error", "killed: flooded its report channel"))
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                item = _parse_report(line, prefix)
+                if item is None:
+                    continue  # not written by the harness: ignored
+                if item[0] == "fault":
+                    raise Fault(item[1])
+                if item[0] == "end":
+                    reports.append(("end", item[1], ""))
+                    outcome = (True, ("passed", ""))
+                    break
+                reports.append(tuple(item))
+                deadline = time.monotonic() + job["timeout"] + GRACE
+        _kill_group(pid)
+        _, status = os.waitpid(pid, 0)
+        if outcome is not None:
+            return reports, outcome[0], outcome[1]
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
+            return reports, False, ("timeout", "killed: CPU time limit")
+        how = (
+            f"signal {os.WTERMSIG(status)}"
+            if os.WIFSIGNALED(status)
+            else f"exit status {os.WEXITSTATUS(status)}"
+        )
+        return reports, False, ("error", f"exited before the end ({how})")
+
+    def _clean(self) -> None:
+        """Kill and reap everything the child started, escaped sessions included.
+
+        Orphans are re-parented to this process (PID 1 of the namespace, or a child
+        subreaper), so waiting for children finds every one of them.
+        """
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG) != (0, 0):
+                    continue  # reaped one; look again
+                if self.pid1:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(-1, signal.SIGKILL)  # every other process in the namespace
+                else:
+                    for child in _children():
+                        _kill_group(child)
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+
+
+STATUSES = ("passed", "failed", "timeout", "error")
+
+
+class Fault(Exception):
+    """A child could not be confined (limits, uid, seccomp): the sandbox is broken, and no
+    outcome of the job may be reported as the program's."""
+
+
+def _parse_report(line: bytes, prefix: bytes) -> list | None:
+    """A report line written by the harness in the child, or None for anything else."""
+    if not line.startswith(prefix):
+        return None
+    try:
+        item = json.loads(line[len(prefix) :])
+    except ValueError:
+        return None
+    if isinstance(item, list) and len(item) == 2 and item[0] in ("end", "fault"):
+        return item if isinstance(item[1], str) else None
+    valid = (
+        isinstance(item, list)
+        and len(item) == 3
+        and isinstance(item[0], int)
+        and item[1] in STATUSES
+        and isinstance(item[2], str)
+    )
+    return item if valid else None
+
+
+def _kill_group(pid: int) -> None:
+    for target in (-pid, pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(target, signal.SIGKILL)
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2 :].split()
+            if int(fields[1]) == me:
+                found.append(int(entry))
+    return found
+
+
+def _empty(path: str) -> None:
+    """Remove everything in the slot's temp directory, not only the run's own directory: a
+    run can write anywhere in it, and the next run must not find its files or its full disk."""
+    for _ in range(2):
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+        if not os.listdir(path):
+            return
+        for root, dirs, _files in os.walk(path):  # left: directories made unreadable
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(root, name), 0o700)
+
+
+def main() -> None:
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    cfg = read_msg(proto_in)
+    if cfg is None:
+        return
+    if cfg.get("worker_uid") is not None:
+        become(cfg["worker_uid"])
+    for name in PRELOAD:
+        __import__(name)
+    worker = Worker(cfg)
+    write_msg(proto_out, {"ready": True, "pid1": worker.pid1, "uid": os.getuid()})
+    while True:
+        job = read_msg(proto_in)
+        if job is None:
+            return
+        try:
+            reply = worker.run(job)
+        except Fault as fault:
+            reply = {"fault": str(fault)}
+        write_msg(proto_out, reply)
+
+
+if __name__ == "__main__":
+    main()

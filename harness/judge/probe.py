@@ -1,0 +1,148 @@
+"""The probe a selector talks to: signals served from the prepared data, every request metered.
+
+One :class:`ProblemProbe` serves one select() call (one problem, one k-subset). It answers only
+about the candidates of that subset, counts what was asked (distinct executions, reward calls,
+which signals), and refuses what is over the budget with ``BudgetExceeded`` while recording
+that the budget was exceeded, so a selector that catches the refusal is still caught.
+
+For the wiring checks a probe can *ablate* a signal: the values of that signal are shuffled
+across the candidates (candidate i is answered with candidate p(i)'s results).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.api import BudgetExceeded, SignalUnavailable
+from harness.config import BudgetConfig
+
+if TYPE_CHECKING:
+    from harness.judge.evaluate import ProblemData
+
+Runner = Callable[[str, list[str]], list[bool]]  # (program, tests) -> passes, sandboxed+cached
+
+
+@dataclass
+class Meter:
+    """Compute one selector consumed on one problem (summed over its subsets)."""
+
+    executions: int = 0
+    reward_calls: int = 0
+    reward_tokens: int | None = 0  # tokens the asked-for scores took; None: not all reported
+    generated_tokens: int = 0
+    subsets: int = 0  # select() calls this meter covers
+    over_budget: bool = False
+    asked: set[str] = field(default_factory=set)
+    unavailable: set[str] = field(default_factory=set)  # signals the probe had to refuse
+
+
+class ProblemProbe:
+    def __init__(
+        self,
+        data: ProblemData,
+        subset: np.ndarray,
+        budget: BudgetConfig,
+        meter: Meter,
+        runner: Runner,
+        ablate: dict[str, np.ndarray] | None = None,
+        scorer: Callable[[int], float] | None = None,
+    ):
+        self.data = data
+        self.meter = meter
+        self.runner = runner
+        self.scorer = scorer
+        self.ablate = ablate or {}
+        self.index = {data.candidates[i].id: int(i) for i in subset}
+        k = len(subset)
+        self.max_executions = budget.executions(k, len(data.tests))
+        self.max_rewards = budget.reward_calls(k)
+        self.pairs: set[tuple[int, str]] = set()
+        self.rewards = 0
+        meter.subsets += 1
+
+    def _source(self, signal: str, candidate_id: Any) -> int:
+        """The sample index whose value answers for ``candidate_id`` (shuffled when ablating)."""
+        if candidate_id not in self.index:
+            raise KeyError(f"candidate {candidate_id!r} is not in this subset")
+        i = self.index[candidate_id]
+        return int(self.ablate[signal][i]) if signal in self.ablate else i
+
+    def handle(self, method: str, args: dict[str, Any]) -> Any:
+        handlers: dict[str, Callable[..., Any]] = {
+            "self_tests": self._self_tests,
+            "run": self._run,
+            "logprob": self._logprob,
+            "reward": self._reward,
+        }
+        handler = handlers.get(method)
+        if handler is None:
+            raise ValueError(f"unknown probe method {method!r}")
+        return handler(**args)
+
+    def _self_tests(self) -> list[str]:
+        self.meter.asked.add("self_tests")
+        return list(self.data.raw_tests)
+
+    def _run(self, candidates: list[str], tests: list[str]) -> list[list[bool]]:
+        if not all(isinstance(t, str) for t in tests):
+            raise ValueError("tests must be strings")
+        self.meter.asked.add("self_tests")
+        sources = [self._source("self_tests", c) for c in candidates]
+        fresh = {(i, t) for i in sources for t in tests} - self.pairs
+        if len(self.pairs) + len(fresh) > self.max_executions:
+            self.meter.over_budget = True
+            raise BudgetExceeded(
+                f"{len(self.pairs) + len(fresh)} executions asked, budget {self.max_executions}"
+            )
+        self.pairs |= fresh
+        self.meter.executions += len(fresh)
+        column = self.data.test_column
+        known = [t for t in tests if t in column]
+        unknown = [t for t in dict.fromkeys(tests) if t not in column]
+        results = []
+        for i in sources:
+            row = dict(
+                zip(
+                    known,
+                    (bool(self.data.signals.passes[i, column[t]]) for t in known),
+                    strict=False,
+                )
+            )
+            if unknown:
+                program = self.data.candidates[i].program
+                row.update(zip(unknown, self.runner(program, unknown), strict=True))
+            results.append([row[t] for t in tests])
+        return results
+
+    def _logprob(self, candidate: str) -> float:
+        self.meter.asked.add("logprob")
+        values = self.data.signals.logprobs
+        if values is None:
+            self.meter.unavailable.add("logprob")
+            raise SignalUnavailable("this pool has no logprobs")
+        return float(values[self._source("logprob", candidate)])
+
+    def _reward(self, candidate: str) -> float:
+        self.meter.asked.add("reward_model")
+        if self.scorer is None:
+            self.meter.unavailable.add("reward_model")
+            raise SignalUnavailable("no reward model or judge is configured")
+        self.rewards += 1
+        self.meter.reward_calls += 1
+        if self.rewards > self.max_rewards:
+            self.meter.over_budget = True
+            raise BudgetExceeded(f"{self.rewards} reward calls asked, budget {self.max_rewards}")
+        source = self._source("reward_model", candidate)
+        try:
+            value = self.scorer(source)
+        except SignalUnavailable:  # the scorer failed: recorded, so carrying on is caught
+            self.meter.unavailable.add("reward_model")
+            raise
+        if self.data.reward is not None and self.meter.reward_tokens is not None:
+            tokens = self.data.reward.tokens([source])
+            self.meter.reward_tokens = None if tokens is None else self.meter.reward_tokens + tokens
+        return value

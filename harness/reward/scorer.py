@@ -1,0 +1,259 @@
+"""The reward signal: one score per candidate from the configured scorer, or a stated failure.
+
+The parent process scores every candidate of every problem once, before any arm runs
+(:func:`attach_rewards`): the baselines read the scores from ``ProblemSignals.rewards`` and the
+probe serves them to a selector (:func:`reward_server`), metering each ``probe.reward`` call
+against ``BudgetConfig.reward_calls``. There is no silent fallback anywhere: no scorer
+configured, a scorer still failing after its retries, or an answer without a usable score makes
+the signal unavailable for that problem (``SignalUnavailable`` in the probe, a failed
+``reward_signal`` check in the evaluation), and never a default score.
+
+Scores are cached in SQLite (``WINNOW_HOME/cache/rewards.sqlite``, through ``ExecCache``) keyed
+by the problem, the program and a hash of everything in the scorer config that can change a
+score (kind, model, api_base, endpoint, method, label, templates' text...), not the limits
+(concurrency, retries, timeout) nor the key. Failures are not cached. Requests go out in
+batches (several candidates of one problem per request where the endpoint takes a list), at
+most ``concurrency`` at once, each retried ``retries`` times with exponential backoff on 429,
+5xx and transport errors. After ``DOWN_AFTER`` requests in a row still fail after their
+retries, the scorer is taken to be down and the remaining candidates fail at once, saying so,
+rather than each waiting out its own retries. Every request is kept as a :class:`ScorerCall`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import tenacity
+
+from harness.api import SignalUnavailable
+from harness.config import ScorerConfig
+from harness.execution.cache import ExecCache, pair_key, text_hash
+from harness.results import ScorerCall, ScorerSummary
+from harness.reward.clients import (
+    Measured,
+    Pair,
+    Refused,
+    Transient,
+    Unusable,
+    load_template,
+    make_client,
+)
+
+if TYPE_CHECKING:
+    from harness.judge.evaluate import ProblemData
+
+SCORER_VERSION = 1  # bump when a change to scoring can change a score
+BACKOFF_MAX = 60.0  # seconds: the longest wait between two retries
+DOWN_AFTER = 5  # requests in a row still failing after their retries: the scorer is down
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """One candidate's score: ``status`` ok with a value, or failed with the reason."""
+
+    status: str  # ok | failed
+    value: float | None
+    method: str | None  # logprobs | grade | classify | pooling | score | json
+    tokens: int | None  # tokens the score took when it was measured (kept in the cache)
+    error: str | None = None
+    cached: bool = False
+
+
+@dataclass
+class ProblemRewards:
+    """A problem's scores in sample order; ``values`` is None when any candidate failed."""
+
+    results: list[ScoreResult]
+    values: np.ndarray | None
+    error: str | None
+
+    def tokens(self, indices: list[int]) -> int | None:
+        """Tokens the scores of these samples took; None when any was not reported."""
+        counts = [self.results[i].tokens for i in indices]
+        return None if None in counts else sum(c for c in counts if c is not None)
+
+
+@dataclass
+class Scorer:
+    """The configured scorer with its cache; ``calls`` holds every request not yet taken."""
+
+    config: ScorerConfig
+    cache_path: Path
+    calls: list[ScorerCall] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.client = make_client(self.config)
+        self.key = config_key(self.config)
+        self.cache = ExecCache(self.cache_path / "rewards.sqlite")
+        self.lock = threading.Lock()
+        self.failing = 0  # requests in a row that still failed after their retries
+
+    def record(self, call: ScorerCall) -> None:
+        with self.lock:
+            self.calls.append(call)
+
+    def take_calls(self) -> list[ScorerCall]:
+        with self.lock:
+            taken, self.calls = self.calls, []
+        return taken
+
+    def score(
+        self, pairs: list[Pair], tick: Callable[[int], None] | None = None
+    ) -> list[ScoreResult]:
+        """A score per (problem, candidate): from the cache, else requested in batches."""
+        keys = [pair_key(text_hash(c.program), text_hash(p.prompt), self.key) for p, c in pairs]
+        found = self.cache.get(keys)
+        results: list[ScoreResult | None] = [None] * len(pairs)
+        for i, key in enumerate(keys):
+            if key in found:
+                method, detail = found[key]
+                row = json.loads(detail)
+                results[i] = ScoreResult("ok", row["value"], method, row["tokens"], cached=True)
+        if tick:
+            tick(len(pairs) - sum(r is None for r in results))
+        batches = self._batches(pairs, [i for i, r in enumerate(results) if r is None])
+        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+            for batch, outcome in zip(
+                batches,
+                pool.map(lambda b: self._attempt([pairs[i] for i in b]), batches),
+                strict=True,
+            ):
+                fresh = []
+                for i, result in zip(batch, outcome, strict=True):
+                    results[i] = result
+                    if result.status == "ok":
+                        detail = json.dumps({"value": result.value, "tokens": result.tokens})
+                        fresh.append((keys[i], str(result.method), detail))
+                self.cache.put(fresh)
+                if tick:
+                    tick(len(batch))
+        return [r for r in results if r is not None]
+
+    def _batches(self, pairs: list[Pair], todo: list[int]) -> list[list[int]]:
+        """Candidates of one problem together, ``batch_size`` a request when it takes a list."""
+        size = self.config.batch_size if self.client.batched else 1
+        by_problem: dict[str, list[int]] = {}
+        for i in todo:
+            by_problem.setdefault(pairs[i][0].task_id, []).append(i)
+        return [
+            group[start : start + size]
+            for group in by_problem.values()
+            for start in range(0, len(group), size)
+        ]
+
+    def _attempt(self, batch: list[Pair]) -> list[ScoreResult]:
+        if self.failing >= DOWN_AFTER:
+            return _failed(
+                batch, f"not asked: the scorer is down ({self.failing} requests in a row failed)"
+            )
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(Transient),
+            wait=tenacity.wait_exponential(multiplier=self.config.backoff, max=BACKOFF_MAX),
+            stop=tenacity.stop_after_attempt(self.config.retries + 1),
+            reraise=True,
+        )
+        try:
+            measured: list[Measured] = retrying(self.client.score, batch, self.record)
+        except Transient as exc:
+            with self.lock:
+                self.failing += 1
+            return _failed(batch, f"still failing after {self.config.retries + 1} attempts: {exc}")
+        except Unusable as exc:
+            return _failed(batch, f"no usable score: {exc}")
+        except Refused as exc:
+            return _failed(batch, f"refused: {exc}")
+        with self.lock:
+            self.failing = 0
+        return [ScoreResult("ok", m.value, m.method, m.tokens) for m in measured]
+
+    def close(self) -> None:
+        self.client.close()
+        self.cache.close()
+
+
+def _failed(batch: list[Pair], reason: str) -> list[ScoreResult]:
+    return [ScoreResult("failed", None, None, None, error=reason) for _ in batch]
+
+
+def config_key(config: ScorerConfig) -> str:
+    """Hash of what can change a score: not the limits, the batching or the key."""
+    settings = asdict(config)
+    for name in ("api_key_env", "batch_size", "concurrency", "retries", "backoff", "timeout"):
+        settings.pop(name)
+    settings["template"] = load_template(config, "template")
+    judge = config.kind == "judge"
+    settings["grade_template"] = load_template(config, "grade_template") if judge else ""
+    settings["version"] = SCORER_VERSION
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def attach_rewards(
+    problems: list[ProblemData], scorer: Scorer, tick: Callable[[int], None] | None = None
+) -> None:
+    """Score every candidate and give each problem its :class:`ProblemRewards`."""
+    pairs = [(p.task.problem, c) for p in problems for c in p.candidates]
+    results = scorer.score(pairs, tick)
+    start = 0
+    for data in problems:
+        mine = results[start : start + len(data.candidates)]
+        start += len(data.candidates)
+        failed = [(i, r) for i, r in enumerate(mine) if r.status != "ok"]
+        if failed:
+            i, first = failed[0]
+            error = (
+                f"{data.task.task_id}: {len(failed)} of {len(mine)} candidates unscored "
+                f"(sample {data.samples[i].index}: {first.error})"
+            )
+            data.reward = ProblemRewards(mine, None, error)
+        else:
+            values = np.array([r.value for r in mine], dtype=float)
+            data.reward = ProblemRewards(mine, values, None)
+            data.signals.rewards = values
+
+
+def reward_server(data: ProblemData) -> Callable[[int], float] | None:
+    """What the probe asks for a sample's score; None when no scorer is configured."""
+    rewards = data.reward
+    if rewards is None:
+        return None
+
+    def serve(i: int) -> float:
+        if rewards.values is None:
+            raise SignalUnavailable(f"the scorer failed: {rewards.error}")
+        return float(rewards.values[i])
+
+    return serve
+
+
+def summarize_scorer(
+    scorer: Scorer, problems: list[ProblemData], calls: list[ScorerCall]
+) -> ScorerSummary:
+    """What the scorer did in one evaluation: scores, methods, requests, tokens, cost."""
+    results = [r for p in problems if p.reward for r in p.reward.results]
+    costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+    config = scorer.config
+    return ScorerSummary(
+        kind=config.kind,
+        model=config.model,
+        how=config.method if config.kind == "judge" else config.endpoint,
+        key=scorer.key,
+        scores=sum(r.status == "ok" for r in results),
+        failed=sum(r.status != "ok" for r in results),
+        cached=sum(r.cached for r in results),
+        methods=dict(Counter(str(r.method) for r in results if r.status == "ok")),
+        requests=len(calls),
+        failed_requests=sum(c.error is not None for c in calls),
+        prompt_tokens=sum(c.prompt_tokens or 0 for c in calls),
+        completion_tokens=sum(c.completion_tokens or 0 for c in calls),
+        cost_usd=sum(costs) if costs else None,
+        errors=sorted({p.reward.error for p in problems if p.reward and p.reward.error})[:5],
+    )

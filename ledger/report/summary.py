@@ -1,0 +1,289 @@
+"""The morning review's data: what ``winnow report`` shows, as one typed, JSON-able object.
+
+Built from one read snapshot of the ledger. Nothing here is estimated that was not measured:
+the best selector is compared with each baseline on the per-problem values the harness
+recorded for both (paired bootstrap); the pool's pass@k curve is drawn only from recorded
+per-problem counts; a missing value stays None.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy
+from sqlmodel import Session, col, func, select
+
+from ledger.database import utc_now
+from ledger.models import LlmCall, PoolProblem, PoolRecord, ProblemResult
+from ledger.report.stats import curve_ks, paired_difference, pass_at_k
+from ledger.store import Ledger
+from ledger.views import (
+    ArmView,
+    ExperimentView,
+    RunView,
+    experiment_views,
+    run_view,
+)
+
+SPLITS = ("dev", "holdout")
+DECIDED = ("kept", "discarded", "crashed", "invalid")  # what counts toward the keep rate
+FAILED = ("crashed", "invalid", "interrupted")
+
+
+@dataclass
+class Baselines:
+    """The baseline arms of one split, as measured in one experiment's evaluation."""
+
+    split: str
+    experiment: int  # the experiment whose evaluation measured them
+    k: int
+    problems: int
+    pass_at_1: float | None
+    pass_at_k: float | None
+    arms: dict[str, ArmView]
+
+
+@dataclass
+class Comparison:
+    """The best selector minus one baseline on one split (paired over problems)."""
+
+    split: str
+    baseline: str
+    selector: float | None
+    baseline_value: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+    problems: int
+
+
+@dataclass
+class FailedCheck:
+    experiment: int
+    split: str
+    name: str
+    detail: str
+
+
+@dataclass
+class Spend:
+    llm_calls: int
+    llm_errors: int
+    unpriced_calls: int  # calls whose cost is unknown (not counted in cost_usd)
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    evaluations: int
+    executions: int
+    evaluation_seconds: float
+    experiment_seconds: float
+    wall_seconds: float | None
+
+
+@dataclass
+class Report:
+    run: RunView
+    pool: dict[str, Any] | None
+    experiments: list[ExperimentView]
+    best: int | None  # number of the incumbent: the latest kept experiment
+    baselines: dict[str, Baselines]
+    comparisons: list[Comparison]
+    kept: int
+    decided: int
+    statuses: dict[str, int]
+    failed_checks: list[FailedCheck]
+    failed_check_counts: dict[str, int]
+    spend: Spend
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    generated_at: str = ""
+
+    @property
+    def keep_rate(self) -> float | None:
+        return self.kept / self.decided if self.decided else None
+
+    @property
+    def simulated(self) -> bool:
+        evaluated = any(e.simulated for x in self.experiments for e in x.evaluations.values())
+        return self.run.simulated or bool(self.pool and self.pool["simulated"]) or evaluated
+
+    def comparison(self, split: str, baseline: str) -> Comparison | None:
+        return next(
+            (c for c in self.comparisons if c.split == split and c.baseline == baseline), None
+        )
+
+    def experiment(self, number: int | None) -> ExperimentView | None:
+        return next((e for e in self.experiments if e.number == number), None)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run"] = self.run.to_json()
+        data["experiments"] = [e.to_json() for e in self.experiments]
+        data["keep_rate"] = self.keep_rate
+        data["simulated"] = self.simulated
+        return data
+
+
+def build_report(ledger: Ledger, tag: str | None) -> Report:
+    """The report of run ``tag`` (the latest run when None), from one consistent snapshot."""
+    with ledger.read() as session:
+        run = run_view(session, tag, ledger.path)
+        experiments = experiment_views(session, run.id, None)
+        best = _best(experiments)
+        baselines = _baselines(experiments, best)
+        statuses = Counter(e.shown_status for e in experiments)
+        failed = [
+            FailedCheck(e.number, split, c.name, c.detail)
+            for e in experiments
+            for split, ev in e.evaluations.items()
+            for c in ev.checks
+            if not c.passed
+        ]
+        return Report(
+            run=run,
+            pool=_pool(session, run.pool_id),
+            experiments=experiments,
+            best=best.number if best else None,
+            baselines=baselines,
+            comparisons=_comparisons(session, best) if best else [],
+            kept=statuses["kept"],
+            decided=sum(statuses[s] for s in DECIDED),
+            statuses=dict(statuses),
+            failed_checks=failed,
+            failed_check_counts=dict(Counter(f.name for f in failed)),
+            spend=_spend(session, run, experiments),
+            curves=_curves(session, run.pool_id, experiments, best),
+            generated_at=utc_now(),
+        )
+
+
+def _best(experiments: list[ExperimentView]) -> ExperimentView | None:
+    kept = [e for e in experiments if e.status == "kept"]
+    return kept[-1] if kept else None
+
+
+def _baselines(
+    experiments: list[ExperimentView], best: ExperimentView | None
+) -> dict[str, Baselines]:
+    """Per split: the baselines of the best experiment's evaluation, else the latest one."""
+    found: dict[str, Baselines] = {}
+    ordered = ([best] if best else []) + experiments[::-1]
+    for split in SPLITS:
+        for exp in ordered:
+            ev = exp.evaluations.get(split)
+            if ev is None or not ev.arms:
+                continue
+            arms = {name: arm for name, arm in ev.arms.items() if name != ev.arm}
+            found[split] = Baselines(
+                split, exp.number, ev.k, ev.problems, ev.pass_at_1, ev.pass_at_k, arms
+            )
+            break
+    return found
+
+
+def _comparisons(session: Session, best: ExperimentView) -> list[Comparison]:
+    rows = []
+    for split in SPLITS:
+        ev = best.evaluations.get(split)
+        if ev is None or ev.score is None:
+            continue
+        values: dict[str, dict[str, float]] = {}
+        query = select(ProblemResult).where(ProblemResult.evaluation_id == ev.id)
+        for result in session.exec(query):
+            values.setdefault(result.arm, {})[result.task_id] = result.value
+        mine = values.get(ev.arm, {})
+        for name, arm in ev.arms.items():
+            if name == ev.arm:
+                continue
+            theirs = values.get(name, {})
+            tasks = sorted(set(mine) & set(theirs))
+            diff = None
+            if tasks and len(tasks) == len(mine) == len(theirs):
+                diff = paired_difference([mine[t] for t in tasks], [theirs[t] for t in tasks])
+            rows.append(
+                Comparison(
+                    split=split,
+                    baseline=name,
+                    selector=ev.score.sel_at_k,
+                    baseline_value=arm.sel_at_k,
+                    difference=diff.estimate if diff else None,
+                    low=diff.low if diff else None,
+                    high=diff.high if diff else None,
+                    problems=len(tasks),
+                )
+            )
+    return rows
+
+
+def _pool(session: Session, pool_id: str | None) -> dict[str, Any] | None:
+    record = session.get(PoolRecord, pool_id) if pool_id else None
+    if record is None:
+        return None
+    data = record.model_dump()
+    data["params"] = json.loads(data.pop("params_json"))
+    return data
+
+
+def _curves(
+    session: Session,
+    pool_id: str | None,
+    experiments: list[ExperimentView],
+    best: ExperimentView | None,
+) -> dict[str, list[tuple[int, float]]]:
+    """pass@k against k over each split's evaluated problems, from recorded pool counts."""
+    reference = best or next((e for e in reversed(experiments) if e.evaluations), None)
+    if pool_id is None or reference is None:
+        return {}
+    counts = {
+        row.task_id: (row.samples, row.correct)
+        for row in session.exec(select(PoolProblem).where(PoolProblem.pool_id == pool_id))
+    }
+    curves = {}
+    for split in SPLITS:
+        ev = reference.evaluations.get(split)
+        if ev is None or ev.pool_id != pool_id:
+            continue
+        query = select(ProblemResult.task_id).where(ProblemResult.evaluation_id == ev.id)
+        tasks = set(session.exec(query.distinct()).all())
+        if not tasks or not tasks <= set(counts):
+            continue  # counts not recorded for every problem: no curve rather than a guess
+        pairs = [counts[t] for t in sorted(tasks)]
+        top = min(n for n, _ in pairs)
+        curves[split] = [(k, pass_at_k(pairs, k)) for k in curve_ks(top)]
+    return curves
+
+
+def _spend(session: Session, run: RunView, experiments: list[ExperimentView]) -> Spend:
+    # sqlalchemy's select: sqlmodel's typed one takes at most four columns.
+    calls = session.execute(
+        sqlalchemy.select(
+            func.count(col(LlmCall.id)),
+            func.count(col(LlmCall.error)),
+            func.sum(col(LlmCall.cost_usd).is_(None)),
+            func.coalesce(func.sum(LlmCall.prompt_tokens), 0),
+            func.coalesce(func.sum(LlmCall.completion_tokens), 0),
+            func.coalesce(func.sum(LlmCall.cost_usd), 0.0),
+        ).where(col(LlmCall.run_id) == run.id)
+    ).one()
+    evaluations = [ev for e in experiments for ev in e.evaluations.values()]
+    wall = None
+    if run.finished_at:
+        wall = (
+            datetime.fromisoformat(run.finished_at) - datetime.fromisoformat(run.started_at)
+        ).total_seconds()
+    return Spend(
+        llm_calls=int(calls[0]),
+        llm_errors=int(calls[1]),
+        unpriced_calls=int(calls[2] or 0),
+        prompt_tokens=int(calls[3]),
+        completion_tokens=int(calls[4]),
+        cost_usd=float(calls[5]),
+        evaluations=len(evaluations),
+        executions=sum(ev.executions or 0 for ev in evaluations),
+        evaluation_seconds=sum(ev.elapsed_s or 0.0 for ev in evaluations),
+        experiment_seconds=sum(e.duration_s or 0.0 for e in experiments),
+        wall_seconds=wall,
+    )

@@ -1,0 +1,157 @@
+"""Real evaluations of the tiny suite, recorded into a ledger the way the loop records them.
+
+The evaluations are run once per test session (in-process harness, real sandbox) and shared by
+the ledger and report tests; the keep/discard decisions come from the harness's own rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.config import load_config
+from harness.data.jsonl import read_jsonl
+from harness.judge.evaluate import EvalSpec, Session, evaluate
+from harness.judge.significance import decide
+from ledger.poolrecords import counts_from_labels
+from ledger.store import Ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SUITE = DATA / "tiny_suite.jsonl"
+POOL = DATA / "tiny_pool"
+CODET = (ROOT / "experiments" / "selector.py").read_text()
+
+SELECTORS = {
+    "codet": CODET,
+    "codet_big_groups": CODET.replace("SIZE_POWER = 0.5", "SIZE_POWER = 1.0"),
+    "longest": (
+        "USES = set()\n\n\ndef select(problem, candidates, probe):\n"
+        "    return [float(len(c.completion)) for c in candidates]\n"
+    ),
+    "crash": (
+        "USES = set()\n\n\ndef select(problem, candidates, probe):\n"
+        "    raise RuntimeError('the proposer broke it')\n"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Measured:
+    results: dict[tuple[str, str], dict[str, Any]]  # (selector, split) -> eval JSON
+    counts: dict[str, tuple[int, int]]  # task -> (samples, correct), from --labels
+
+
+@functools.cache
+def measured() -> Measured:
+    """``EvalResult.to_json(picks=True)`` for each selector on dev and holdout (k=4)."""
+    root = Path(tempfile.mkdtemp(prefix="winnow-ledgerdata-"))
+    config = load_config(None).with_eval(k=4, repeats=None, seed=None)
+    results = {}
+    labels = []
+    with Session(config, cache=root / "cache") as session:
+        for name, source in SELECTORS.items():
+            path = root / f"{name}.py"
+            path.write_text(source)
+            for split in ("dev", "holdout"):
+                out = root / f"labels-{name}-{split}.jsonl"
+                spec = EvalSpec(
+                    suite=str(SUITE), pool=str(POOL), selector=path, split=split, labels_out=out
+                )
+                results[(name, split)] = evaluate(spec, session).to_json(picks=True)
+                if name == "codet":
+                    labels += [row for _, row in read_jsonl(out)]
+    shutil.rmtree(root)
+    return Measured(results, counts_from_labels(labels))
+
+
+def evaluations() -> dict[tuple[str, str], dict[str, Any]]:
+    return measured().results
+
+
+def values(result: dict[str, Any], arm: str = "selector") -> np.ndarray:
+    picks = sorted((p["task_id"], p["value"]) for p in result["picks"] if p["arm"] == arm)
+    return np.array([v for _, v in picks])
+
+
+def record_run(path: Path, tag: str = "overnight", simulated: bool = False) -> Ledger:
+    """A run as the loop would leave it: kept, discarded, invalid, crashed and stale rows."""
+    results = evaluations()
+    first = results[("codet", "dev")]
+    ledger = Ledger.open(path)
+    ledger.record_pool(
+        first["pool"], first["suite"], "import", "codegen-16B (replayed)",
+        {"temperature": 0.8, "top_p": 0.95, "n": first["n"]}, 8, 48, simulated,
+        counts=measured().counts,
+    )  # fmt: skip
+    run = ledger.start_run(
+        tag, f"research/{tag}", {"k": 4, "max_experiments": 6}, "sha256:program",
+        "llm", first["pool"], simulated,
+    )  # fmt: skip
+    incumbent: tuple[int, np.ndarray] | None = None
+    plan = [
+        ("codet", "start: CodeT dual agreement, as shipped"),
+        ("longest", "longer completions handle more edge cases"),
+        ("crash", "rank by a helper that is not there yet"),
+        ("codet_big_groups", "weight agreeing groups linearly: bigger clusters are right"),
+    ]
+    for number, (name, hypothesis) in enumerate(plan, 1):
+        diff = (
+            f"--- a/experiments/selector.py\n+++ b/experiments/selector.py\n@@\n-# was\n+# {name}\n"
+        )
+        exp = ledger.start_experiment(run, number, f"parent{number:02d}", hypothesis, diff, "llm")
+        ledger.record_llm_call(
+            run, exp, "gpt-test", [{"role": "user", "content": hypothesis}], diff, 900 + number,
+            120, 0.0125 * number, 1.5, None,
+        )  # fmt: skip
+        dev = results[(name, "dev")]
+        ledger.record_evaluation(exp, dev)
+        if not dev["valid"]:
+            ledger.finish_experiment(exp, "invalid", dev["reason"], None, 0.0125 * number)
+            continue
+        ledger.record_evaluation(exp, results[(name, "holdout")])
+        new = values(dev)
+        if incumbent is None:
+            ledger.finish_experiment(exp, "kept", "the first incumbent", f"c{number:07d}", 0.0125)
+            incumbent = (number, new)
+            continue
+        decision = decide(new, incumbent[1], seed=0)
+        status = "kept" if decision.keep else "discarded"
+        ledger.finish_experiment(
+            exp, status, decision.reason, f"c{number:07d}", 0.0125 * number,
+            incumbent=incumbent[0], delta=decision.difference, delta_lower=decision.lower,
+            min_effect=decision.min_effect,
+        )  # fmt: skip
+        if decision.keep:
+            incumbent = (number, new)
+    crashed = ledger.start_experiment(
+        run, 5, "parent05", "import numpy for speed", "+import numpy\n", "llm"
+    )
+    ledger.record_llm_call(run, crashed, "gpt-test", [{"role": "user", "content": "x"}], None,
+                           None, None, None, 30.0, "Timeout: no answer in 30 s")  # fmt: skip
+    ledger.finish_experiment(
+        crashed, "crashed", "the selector did not import: SyntaxError", None, None
+    )
+    start_dead_writer(path, run, 6)
+    return ledger
+
+
+def start_dead_writer(path: Path, run_id: int, number: int) -> None:
+    """Start an experiment from another process that then exits: a stale 'running' row."""
+    code = (
+        "import sys; from pathlib import Path; from ledger.store import Ledger\n"
+        "with Ledger.open(Path(sys.argv[1])) as l:\n"
+        "    l.start_experiment(int(sys.argv[2]), int(sys.argv[3]), 'parent', "
+        "'a writer that died', '+pass\\n', 'llm')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), str(run_id), str(number)], check=True, cwd=ROOT
+    )
