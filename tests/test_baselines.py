@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.judge.arms import (
-    ProblemSignals,
-    baseline_arms,
+    arms_for,
     cluster,
     codet,
     codet_product,
@@ -17,14 +16,13 @@ from harness.judge.arms import (
     random_arm,
 )
 from harness.judge.metrics import pick_value, tied_set
+from harness.judge.problems import Signals
 
 ALL = np.arange(5)
 
 
-def signals(
-    passes: list[list[int]], weights: list[int], correct: list[int], **kw
-) -> ProblemSignals:
-    return ProblemSignals(
+def signals(passes: list[list[int]], weights: list[int], correct: list[int], **kw) -> Signals:
+    return Signals(
         correct=np.array(correct, dtype=bool),
         passes=np.array(passes, dtype=bool),
         weights=np.array(weights, dtype=float),
@@ -43,7 +41,7 @@ AGREE = signals(
 )
 
 
-def picks(arm, s: ProblemSignals, idx: np.ndarray = ALL) -> list[int]:
+def picks(arm, s: Signals, idx: np.ndarray = ALL) -> list[int]:
     """Sample indices of the arm's tied top set on subset ``idx``."""
     return idx[tied_set(arm(s, idx))].tolist()
 
@@ -78,7 +76,7 @@ def test_cluster_picks_the_largest_behaviour_group() -> None:
 
 
 def test_cluster_without_self_tests_is_one_group() -> None:
-    s = ProblemSignals(np.zeros(5, bool), np.zeros((5, 0), bool), np.zeros(0), None)
+    s = Signals(np.zeros(5, bool), np.zeros((5, 0), bool), np.zeros(0), None)
     np.testing.assert_allclose(cluster(s, ALL), [5] * 5)
 
 
@@ -118,6 +116,9 @@ def test_oracle_reads_the_hidden_labels_and_random_ties_everything() -> None:
 
 def test_every_baseline_is_present_and_logprob_only_with_logprobs() -> None:
     common = ["random", "oracle", "first", "most_passed", "cluster", "codet", "codet_product"]
-    assert [a for a in baseline_arms(True) if a != "logprob"] == common
-    assert "logprob" in baseline_arms(True)
-    assert list(baseline_arms(False)) == common
+    names = [arm.name for arm in arms_for({"logprob"})]
+    assert [a for a in names if a != "logprob"] == common
+    assert "logprob" in names
+    assert [arm.name for arm in arms_for(set())] == common
+    with_rewards = [arm.name for arm in arms_for({"reward_model"})]
+    assert with_rewards == common + ["reward_model", "reward_then_codet"]

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,9 @@ from evalkit import (
 from typer.testing import CliRunner
 
 from agent.cli import app
-from harness.judge.checks import _sanity
-from harness.judge.evaluate import EvalSpec, Session, baseline_runs, prepare, summarize
+from harness.judge.checks import baseline_sanity
+from harness.judge.design import Design
+from harness.judge.evaluate import EvalSpec, Session, baseline_runs
 from harness.judge.integrity import HARNESS_DIR, harness_hash
 from harness.results import EvalResult
 
@@ -374,8 +376,8 @@ def test_the_harness_hash_covers_every_file_under_harness(tmp_path: Path) -> Non
     assert harness_hash(copy) != original
 
 
-def prepare_only(session: Session, samples: Path):
-    return prepare(EvalSpec(suite=str(TINY_SUITE), samples=samples), session)
+def prepare_only(session: Session, samples: Path) -> Design:
+    return session.design(EvalSpec(suite=str(TINY_SUITE), samples=samples))
 
 
 # -- baseline sanity -----------------------------------------------------------------------------
@@ -384,16 +386,17 @@ def prepare_only(session: Session, samples: Path):
 def test_baseline_sanity_fails_when_an_arm_beats_the_oracle_or_misses_subsets(
     session: Session,
 ) -> None:
-    prepared = prepare(EvalSpec(suite=str(TINY_SUITE), pool=str(TINY_POOL)), session)
-    runs = baseline_runs(prepared)
-    result = summarize(prepared, runs, session, 0.0)
-    sane = _sanity(prepared, runs, result)
+    design = session.design(EvalSpec(suite=str(TINY_SUITE), pool=str(TINY_POOL)))
+    runs = baseline_runs(design, session)
+    sane = baseline_sanity(design, runs)
     assert sane.passed, sane.detail
 
-    runs["first"].values = runs["oracle"].values + 0.25
-    runs["codet"].scores[3] = runs["codet"].scores[3][:1]
-    runs["random"].values = np.ones_like(runs["random"].values)  # every tiny problem: c < n
-    detail = _sanity(prepared, runs, result).detail
+    codet = runs["codet"].scores
+    runs["first"] = replace(runs["first"], values=runs["oracle"].values + 0.25)
+    runs["codet"] = replace(runs["codet"], scores=(*codet[:3], codet[3][:1], *codet[4:]))
+    # every tiny problem has c < n
+    runs["random"] = replace(runs["random"], values=np.ones_like(runs["random"].values))
+    detail = baseline_sanity(design, runs).detail
     assert "first beats oracle" in detail
     assert "codet covers a different set of problems or subsets" in detail
     assert "random 1.0000 vs exact 0.4375" in detail
@@ -413,4 +416,4 @@ def test_baseline_sanity_accepts_problems_with_exactly_k_samples(
     assert result.repeats == 2
     assert check(result, "baseline_sanity").passed, check(result, "baseline_sanity").detail
     assert check(result, "selector_runs").passed  # the selector arm is compared too
-    assert [len(p.subsets) for p in prepare_only(session, samples).problems] == [2, 1]
+    assert [len(s) for s in prepare_only(session, samples).subsets] == [2, 1]

@@ -13,7 +13,7 @@ from evalkit import TINY_POOL, TINY_SUITE, open_session
 from harness.data.pools import import_pool, load_pool
 from harness.data.suites import load_suite
 from harness.errors import InputError
-from harness.judge.evaluate import EvalSpec, prepare
+from harness.judge.evaluate import EvalSpec
 
 ADD = "tiny/add"
 
@@ -147,11 +147,10 @@ def test_a_repeated_test_counts_as_often_as_listed_but_runs_once(suite, tmp_path
     tests = write_rows(tmp_path / "self_tests.jsonl", [{"task_id": ADD, "tests": listed}])
     spec = EvalSpec(suite=str(TINY_SUITE), samples=samples, self_tests=tests)
     with open_session(tmp_path / "cache", k=2) as session:
-        prepared = prepare(spec, session)
-        data = prepared.problems[0]
-        assert data.tests == ["assert add(1, 2) == 3", "assert add(2, 2) == 4"]
+        data = session.judged(spec).problems[0]
+        assert data.tests == ("assert add(1, 2) == 3", "assert add(2, 2) == 4")
         assert data.signals.weights.tolist() == [3.0, 1.0]
-        assert data.raw_tests == listed
+        assert data.raw_tests == tuple(listed)
         # a + b passes both; a * b: 1*2 = 2 fails the first, 2*2 = 4 passes the second.
         assert data.signals.passes.tolist() == [[True, True], [False, True]]
         # With multiplicity a + b scores 3 + 1 = 4 and a * b scores 1.

@@ -1,16 +1,15 @@
 """The sweep: how pass@k and every arm's sel@k grow with k, per pool, and what each point costs.
 
 For each pool (replayed from the cache or a directory, or sampled from a sampling config) the
-pool is prepared once (``harness.judge.evaluate.prepare``: labels and the self-test matrix, cached),
-then for each k the paired subsets are redrawn exactly as ``winnow eval --k K`` draws them
-(``harness.judge.evaluate.at_k``) and every arm is scored and summarised by the harness's own
-functions, so each point *is* the evaluation at that k and seed. A selector runs sandboxed;
-its rigid checks run once per pool, at the pool's largest k.
+pool is judged once (``Session.scored``: labels and the self-test matrix, cached), then for
+each k the paired subsets are redrawn exactly as ``winnow eval --k K`` draws them
+(``harness.judge.design``) and every arm is run and summarised by the judge's own functions,
+so each point *is* the evaluation at that k and seed. A selector runs sandboxed; its rigid
+checks run once per pool, at the pool's largest k.
 
 Beside the points: the pool's pass@1 with its interval, the power-law forecast of pass@k past
-the largest k sampled (``harness/analysis/forecast.py``, labelled a forecast), and, for every pair
-of
-pools where one has the higher pass@1, where the weaker pool's curves reach it
+the largest k sampled (``harness/analysis/forecast.py``, labelled a forecast), and, for every
+pair of pools where one has the higher pass@1, where the weaker pool's curves reach it
 (``harness/analysis/crossing.py``). Rendering lives in ``agent/``; this module returns data.
 """
 
@@ -19,34 +18,27 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from harness.analysis.costs import PointCost, PoolCost, point_cost, pool_cost
 from harness.analysis.crossing import Crossing, Curves, find_crossings
 from harness.analysis.forecast import PassForecast, forecast_pass
 from harness.config import RunConfig
 from harness.data.pools import load_pool
-from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.execution.selector import SelectorFailure, SelectorProcess
-from harness.judge.checks import check_selector
-from harness.judge.evaluate import (
-    ArmRun,
-    EvalSpec,
-    Prepared,
-    Session,
-    at_k,
-    baseline_runs,
-    prepare,
-    run_selector,
-    summarize,
-)
-from harness.judge.integrity import harness_info
-from harness.judge.metrics import bootstrap_indices, interval, pass_at_k
+from harness.judge.aggregate import arm_results, design_pass_rates
+from harness.judge.design import Design, design
+from harness.judge.evaluate import assemble, baseline_runs, judge_selector, pool_warnings
+from harness.judge.integrity import harness_hash, harness_info
+from harness.judge.metrics import bootstrap_indices, interval, pass_rates
+from harness.judge.runners import ArmRun, failed, run_selector
+from harness.judge.session import EvalSpec, Session
 from harness.results import ArmResult, CheckResult, EvalResult, HarnessInfo
 
 DEFAULT_KS = (1, 2, 4, 8, 16, 32, 64, 100)
@@ -140,7 +132,9 @@ class SweepResult:
     elapsed_s: float
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The ``winnow sweep --json`` object (pydantic serialises the nested results)."""
+        data: dict[str, Any] = TypeAdapter(SweepResult).dump_python(self, mode="json")
+        return data
 
     def pool(self, name: str) -> PoolSweep:
         return next(p for p in self.pools if p.name == name)
@@ -203,8 +197,8 @@ def run_sweep(spec: SweepSpec, config: RunConfig, progress: Progress | None = No
         raise InputError("no such selector file", spec.selector)
     if spec.forecast_to is not None and spec.forecast_to < max(spec.ks):
         raise InputError(f"--forecast-to {spec.forecast_to} is below the largest k {max(spec.ks)}")
-    # prepare() checks the configured k against every pool; k = 1 fits any pool, and each
-    # point draws its own subsets (at_k).
+    # The session checks the configured k against every pool; k = 1 fits any pool, and each
+    # point draws its own subsets (harness.judge.design).
     config = replace(config, eval=replace(config.eval, k=1))
     pools: list[PoolSweep] = []
     curves: dict[str, Curves] = {}
@@ -252,14 +246,15 @@ def _sweep_pool(
     progress: Progress | None,
 ) -> tuple[PoolSweep, Curves]:
     named = _named(progress, pool_spec.name)
-    prepared = prepare(EvalSpec(suite=spec.suite, pool=source, split=spec.split), session, named)
-    problems = prepared.problems
-    n_min = min(len(p.samples) for p in problems)
+    eval_spec = EvalSpec(suite=spec.suite, pool=source, split=spec.split)
+    scored = session.scored(eval_spec, named)
+    problems = scored.problems
+    n_min = min(p.n for p in problems)
     ks = [k for k in spec.ks if k <= n_min] or [1]
-    correct = np.array([int(p.signals.correct.sum()) for p in problems])
-    sizes = np.array([len(p.samples) for p in problems])
-    cost = pool_cost(prepared.pool, [p.task.task_id for p in problems], pool_spec.params)
-    repeats = session.config.eval.repeats
+    correct = np.array([int(p.correct.sum()) for p in problems])
+    sizes = np.array([p.n for p in problems])
+    cost = pool_cost(scored.pool, [p.task_id for p in problems], pool_spec.params)
+    repeats, seed = session.config.eval.repeats, session.config.eval.seed
     selector = spec.selector if max(ks) > 1 else None
     if spec.selector is not None and selector is None:
         warnings.append(f"pool {pool_spec.name}: the selector was not run (k = 1 only: one "
@@ -272,35 +267,33 @@ def _sweep_pool(
         for done, k in enumerate(sorted(ks, reverse=True)):  # the largest first: its checks
             if named:
                 named("points (largest k first)", done, len(ks))
-            prepared_k = at_k(prepared, k, repeats)
-            runs = baseline_runs(prepared_k)
-            if selector is None:
-                result = summarize(prepared_k, runs, session, started)
-            elif checked is None:
-                result = checked = check_selector(
-                    prepared_k, runs, selector, session, started, named
-                )
+            at_k = design(scored, k, repeats, seed, source)
+            runs = baseline_runs(at_k, session)
+            if selector is not None and checked is None:
+                runs["selector"], found = judge_selector(at_k, runs, selector, session, named)
+                checked = assemble(at_k, runs, found, session, started, harness_hash())
+                warnings += checked.warnings
                 process = _start(selector, session, checked)
             else:
-                runs["selector"] = _run_selector(prepared_k, process, session)
-                result = summarize(prepared_k, runs, session, started)
-            warnings += result.warnings
-            points[k] = _point(prepared_k, result, runs, cost, correct, sizes)
+                if selector is not None:
+                    runs["selector"] = _run_selector(at_k, process, session)
+                warnings += pool_warnings(at_k, session)
+            points[k] = _point(at_k, runs, cost, correct, sizes)
             for name, run in runs.items():
                 values.setdefault(name, []).append(run.values)
     finally:
         if isinstance(process, SelectorProcess):
             process.close()
     order = sorted(points)
-    pass1 = interval(correct / sizes, bootstrap_indices(len(correct), session.config.eval.seed))
-    forecast, note = _forecast(correct, sizes, order, spec.forecast_to, session.config.eval.seed)
+    pass1 = interval(pass_rates(correct, sizes, 1)[0], bootstrap_indices(len(correct), seed))
+    forecast, note = _forecast(correct, sizes, order, spec.forecast_to, seed)
     swept = PoolSweep(
         name=pool_spec.name,
-        pool=prepared.pool.id,
+        pool=scored.pool.id,
         source=pool_spec.source,
-        simulated=prepared.pool.simulated,
-        backend=prepared.pool.meta.get("backend"),
-        model=prepared.pool.meta.get("model"),
+        simulated=scored.pool.simulated,
+        backend=scored.pool.meta.get("backend"),
+        model=scored.pool.meta.get("model"),
         problems=len(problems),
         n=n_min,
         pass_at_1=pass1.estimate,
@@ -322,27 +315,25 @@ def _sweep_pool(
         for name, per_k in values.items()
         if all(len(v) == len(problems) for v in per_k)  # an arm that failed has no curve
     }
-    measured["pass@k"] = np.array(
-        [[pass_at_k(n, c, k) for c, n in zip(correct, sizes, strict=True)] for k in order]
-    )
-    curves = Curves([p.task.task_id for p in problems], order, measured, correct / sizes)
+    measured["pass@k"] = np.array([pass_rates(correct, sizes, k)[1] for k in order])
+    curves = Curves([p.task_id for p in problems], order, measured, correct / sizes)
     return swept, curves
 
 
 def _pool_source(
     pool_spec: PoolSpec, suite: str, session: Session, progress: Progress | None
 ) -> str:
-    """What ``prepare`` will take: the spec, once loaded here to check it, or the id of the
+    """What the session will judge: the spec, once loaded here to check it, or the id of the
     pool sampled for it."""
     if not pool_spec.source.startswith(SAMPLE_PREFIX):
-        load_pool(pool_spec.source, load_suite(suite), session.cache_path)  # raises InputError
+        load_pool(pool_spec.source, session.suite(suite), session.cache_path)  # raises InputError
         return pool_spec.source
     # Imported here: the sampling backends pull in templates and, for real models, litellm.
     from harness.sampling import load_sampling_config, sample_pool
 
     config = load_sampling_config(Path(pool_spec.source[len(SAMPLE_PREFIX) :]))
     sampled = sample_pool(
-        load_suite(suite), config, limit=None, cache=session.cache_path,
+        session.suite(suite), config, limit=None, cache=session.cache_path,
         sandbox=session.sandbox, progress=progress,
     )  # fmt: skip
     return sampled.pool.id
@@ -362,33 +353,33 @@ def _start(path: Path, session: Session, checked: EvalResult) -> SelectorProcess
         return f"the selector did not load again: {exc}"
 
 
-def _run_selector(prepared: Prepared, process: SelectorProcess | str, session: Session) -> ArmRun:
+def _run_selector(at_k: Design, process: SelectorProcess | str, session: Session) -> ArmRun:
     if isinstance(process, str):
-        return ArmRun(np.array([]), [], failure=process)
-    return run_selector(prepared, process, session)
+        return failed(process)
+    return run_selector(at_k, process, session.config.budget, session.run_tests)
 
 
 def _point(
-    prepared: Prepared,
-    result: EvalResult,
+    at_k: Design,
     runs: dict[str, ArmRun],
     cost: PoolCost,
     correct: np.ndarray,
     sizes: np.ndarray,
 ) -> SweepPoint:
-    k = prepared.k
-    per_problem = np.array([pass_at_k(n, c, k) for c, n in zip(correct, sizes, strict=True)])
-    ci = interval(per_problem, bootstrap_indices(len(per_problem), prepared.seed))
+    """One k: exactly what ``winnow eval --k K`` reports for every arm, and what it cost."""
+    k = at_k.k
+    per_problem = pass_rates(correct, sizes, k)[1]
+    ci = interval(per_problem, bootstrap_indices(len(per_problem), at_k.seed))
+    arms = arm_results(at_k, runs)
     costs = {"pass@k": point_cost(cost, k, None)}
-    costs |= {name: point_cost(cost, k, arm.compute) for name, arm in result.arms.items()}
-    assert result.pass_at_k is not None
+    costs |= {name: point_cost(cost, k, arm.compute) for name, arm in arms.items()}
     return SweepPoint(
         k=k,
-        repeats=prepared.repeats,
-        pass_at_k=result.pass_at_k,
+        repeats=at_k.repeats,
+        pass_at_k=design_pass_rates(at_k)[1],
         pass_low=ci.low,
         pass_high=ci.high,
-        arms=result.arms,
+        arms=arms,
         costs=costs,
         failures={name: run.failure for name, run in runs.items() if run.failure is not None},
     )

@@ -51,6 +51,10 @@ class Pool:
         """The selector's view of a problem's samples, in sample order."""
         return [to_candidate(s, prompt) for s in self.samples[task_id]]
 
+    def tests_of(self, task_id: str) -> list[str]:
+        """The problem's self-tests as generated (duplicates kept); none without self-tests."""
+        return list((self.self_tests or {}).get(task_id, []))
+
     def min_n(self) -> int:
         return min(len(v) for v in self.samples.values())
 

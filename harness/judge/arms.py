@@ -1,12 +1,15 @@
 """The baseline arms every evaluation runs beside a selector, on the same subsets.
 
-Each arm scores the candidates of one k-subset (higher is better); the harness takes the
-argmax and scores ties as the expected correctness over the tied set.
+An :class:`Arm` carries its name, the signals it reads, its scoring function and its compute
+rule, side by side. A scoring function is pure: it scores the candidates of one k-subset
+(higher is better) from the problem's data; the harness takes the argmax and scores ties as
+the expected correctness over the tied set. An arm runs only where every signal it reads is
+available (``logprob`` needs a pool with logprobs, ``reward_model`` a configured scorer).
 
 - ``random``: a constant: scores exactly the subset's share of correct candidates.
 - ``oracle``: the hidden labels: 1 when the subset holds a correct candidate (the pass@k ceiling).
 - ``first``: the earliest sample in the subset.
-- ``logprob``: the highest mean token logprob (only when the pool has logprobs).
+- ``logprob``: the highest mean token logprob.
 - ``most_passed``: the most self-tests passed, each test counted as often as it was generated.
 - ``cluster``: the size of the candidate's group of identical pass/fail behaviour on the
   self-tests (the largest behaviour cluster wins).
@@ -14,11 +17,12 @@ argmax and scores ties as the expected correctness over the tied set.
   set of self-tests they pass; a group scores (tests passed, with multiplicity) x sqrt(size),
   as CodeT's released code does; every member of the top group shares its score.
 - ``codet_product``: the paper's plain product (tests passed) x (group size).
-- ``reward_model``: the highest score of the configured reward model or judge
-  (``harness/reward/scorer.py``).
+- ``reward_model``: the highest score of the configured reward model or judge.
 - ``reward_then_codet``: CodeT (as ``codet``) among the top quarter of the subset by reward
   score (at least one candidate; a tie at the cut is kept); the rest score below any of them.
-  Both reward arms run whenever a scorer is configured.
+
+Compute rules (per subset): an arm that ranks by the self-tests ran every candidate of the
+subset on every distinct self-test; a reward arm asked one score per candidate.
 """
 
 from __future__ import annotations
@@ -29,40 +33,58 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.judge.problems import Signals
 
-@dataclass
-class ProblemSignals:
-    """What the trusted baselines may read for one problem (sample order throughout)."""
-
-    correct: np.ndarray  # (n,) bool: hidden labels; only the oracle reads them
-    passes: np.ndarray  # (n, t) bool: candidate x distinct self-test
-    weights: np.ndarray  # (t,) int: how many times each distinct test was generated
-    logprobs: np.ndarray | None  # (n,) float, or None when the pool has none
-    rewards: np.ndarray | None = None  # (n,) float from the configured scorer, if any
+Score = Callable[[Signals, np.ndarray], np.ndarray]  # (a problem's signals, subset) -> scores
 
 
-Arm = Callable[[ProblemSignals, np.ndarray], np.ndarray]
+@dataclass(frozen=True)
+class Usage:
+    """What an arm consumed on one subset."""
+
+    executions: int = 0
+    reward_calls: int = 0
+    reward_tokens: int | None = 0  # None when the scorer did not report them
 
 
-def random_arm(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    return np.zeros(len(idx))
+Rule = Callable[[Signals, np.ndarray, np.ndarray], Usage]  # (problem, subset, scores)
 
 
-def oracle(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    return s.correct[idx].astype(float)
+def free(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
+    """Reads what every arm is given (or the hidden labels): no compute."""
+    return Usage()
 
 
-def first(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    return -idx.astype(float)
+def every_self_test(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
+    """Every candidate of the subset ran every distinct self-test."""
+    return Usage(executions=len(idx) * s.passes.shape[1])
 
 
-def logprob(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    assert s.logprobs is not None
-    return s.logprobs[idx]
+def one_score_each(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
+    """One reward score per candidate of the subset."""
+    assert s.rewards is not None
+    tokens = s.rewards.tokens([int(i) for i in idx])
+    return Usage(reward_calls=len(idx), reward_tokens=tokens)
 
 
-def most_passed(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    return (s.passes[idx] @ s.weights).astype(float)
+def scores_then_tests(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
+    """One score per candidate, then the self-tests on the candidates kept (above -1)."""
+    ranked = int((scores > -1.0).sum())
+    return Usage(
+        executions=ranked * s.passes.shape[1],
+        reward_calls=len(idx),
+        reward_tokens=one_score_each(s, idx, scores).reward_tokens,
+    )
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A trusted baseline: its name, the signals it reads, how it scores, what it costs."""
+
+    name: str
+    uses: frozenset[str]  # signals read beyond the candidates: self_tests, logprob, ...
+    score: Score
+    compute: Rule = free
 
 
 def _groups(rows: np.ndarray) -> np.ndarray:
@@ -73,29 +95,50 @@ def _groups(rows: np.ndarray) -> np.ndarray:
     return counts[inverse.reshape(-1)].astype(float)
 
 
-def cluster(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    return _groups(s.passes[idx])
-
-
 def codet_scores(passes: np.ndarray, weights: np.ndarray, size_power: float) -> np.ndarray:
     """CodeT group score per candidate: (weighted tests passed) x (group size) ** size_power."""
     return (passes @ weights) * _groups(passes) ** size_power
 
 
-def codet(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
+def random_arm(s: Signals, idx: np.ndarray) -> np.ndarray:
+    return np.zeros(len(idx))
+
+
+def oracle(s: Signals, idx: np.ndarray) -> np.ndarray:
+    return s.correct[idx].astype(float)
+
+
+def first(s: Signals, idx: np.ndarray) -> np.ndarray:
+    return -idx.astype(float)
+
+
+def logprob(s: Signals, idx: np.ndarray) -> np.ndarray:
+    assert s.logprobs is not None
+    return s.logprobs[idx]
+
+
+def most_passed(s: Signals, idx: np.ndarray) -> np.ndarray:
+    return (s.passes[idx] @ s.weights).astype(float)
+
+
+def cluster(s: Signals, idx: np.ndarray) -> np.ndarray:
+    return _groups(s.passes[idx])
+
+
+def codet(s: Signals, idx: np.ndarray) -> np.ndarray:
     return codet_scores(s.passes[idx], s.weights, 0.5)
 
 
-def codet_product(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
+def codet_product(s: Signals, idx: np.ndarray) -> np.ndarray:
     return codet_scores(s.passes[idx], s.weights, 1.0)
 
 
 REWARD_SHARE = 0.25  # reward_then_codet runs CodeT on this share of the subset, by reward
 
 
-def reward_model(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    assert s.rewards is not None
-    return s.rewards[idx]
+def reward_model(s: Signals, idx: np.ndarray) -> np.ndarray:
+    assert s.reward_values is not None
+    return s.reward_values[idx]
 
 
 def top_share(scores: np.ndarray, share: float) -> np.ndarray:
@@ -105,23 +148,36 @@ def top_share(scores: np.ndarray, share: float) -> np.ndarray:
     return scores >= cut
 
 
-def reward_then_codet(s: ProblemSignals, idx: np.ndarray) -> np.ndarray:
-    assert s.rewards is not None
-    keep = top_share(s.rewards[idx], REWARD_SHARE)
+def reward_then_codet(s: Signals, idx: np.ndarray) -> np.ndarray:
+    assert s.reward_values is not None
+    keep = top_share(s.reward_values[idx], REWARD_SHARE)
     scores = np.full(len(idx), -1.0)  # CodeT scores are >= 0: the rest is never picked
     scores[keep] = codet_scores(s.passes[idx][keep], s.weights, 0.5)
     return scores
 
 
-def reward_arms() -> dict[str, Arm]:
-    """The arms that run beside the baselines when a scorer is configured."""
-    return {"reward_model": reward_model, "reward_then_codet": reward_then_codet}
+SELF_TESTS = frozenset({"self_tests"})
+ARMS: tuple[Arm, ...] = (
+    Arm("random", frozenset(), random_arm),
+    Arm("oracle", frozenset({"labels"}), oracle),
+    Arm("first", frozenset(), first),
+    Arm("logprob", frozenset({"logprob"}), logprob),
+    Arm("most_passed", SELF_TESTS, most_passed, every_self_test),
+    Arm("cluster", SELF_TESTS, cluster, every_self_test),
+    Arm("codet", SELF_TESTS, codet, every_self_test),
+    Arm("codet_product", SELF_TESTS, codet_product, every_self_test),
+    Arm("reward_model", frozenset({"reward_model"}), reward_model, one_score_each),
+    Arm(
+        "reward_then_codet",
+        frozenset({"reward_model", "self_tests"}),
+        reward_then_codet,
+        scores_then_tests,
+    ),
+)
+"""Every baseline, in report order."""
 
 
-def baseline_arms(has_logprobs: bool) -> dict[str, Arm]:
-    """The always-on baselines, in report order."""
-    arms: dict[str, Arm] = {"random": random_arm, "oracle": oracle, "first": first}
-    if has_logprobs:
-        arms["logprob"] = logprob
-    arms.update(most_passed=most_passed, cluster=cluster, codet=codet, codet_product=codet_product)
-    return arms
+def arms_for(available: set[str]) -> tuple[Arm, ...]:
+    """The baselines whose signals are all available (``labels`` and ``self_tests`` always
+    are: a pool without self-tests gives an empty matrix, which the arms handle)."""
+    return tuple(arm for arm in ARMS if arm.uses <= available | {"labels", "self_tests"})

@@ -27,163 +27,81 @@ The wiring re-runs (determinism, order, ablations) use the first subset of every
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from harness.api import SIGNALS
-from harness.errors import InputError
-from harness.execution.selector import SelectorFailure, SelectorProcess
-from harness.judge.evaluate import ArmRun, Prepared, ProblemData, Session, run_selector, summarize
-from harness.judge.integrity import harness_hash
+from harness.config import BudgetConfig
+from harness.execution.selector import SelectorProcess
+from harness.judge.design import Design
 from harness.judge.metrics import random_subset_std, tied_set
-from harness.results import CheckResult, EvalResult
+from harness.judge.probe import Runner
+from harness.judge.runners import Ablation, ArmRun, run_selector
+from harness.results import ArmResult, CheckResult
 
 MOST = 0.5  # share of problems on which a declared signal must be asked for
 RANDOM_SIGMAS = 4.0  # tolerance of the random arm against its exact value, in standard errors
 NEAR_CONSTANT = 1e-6  # reward scores closer than this x max(1, |largest|) count as equal
 MIN_VARYING = 0.2  # share of problems (with differing programs) on which rewards must vary
 
-
-def check_selector(
-    prepared: Prepared,
-    runs: dict[str, ArmRun],
-    path: Path,
-    session: Session,
-    started: float,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> EvalResult:
-    """Run the selector at ``path`` beside the baselines, with every check."""
-    before = harness_hash()
-    try:
-        source = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read the selector ({exc.strerror})", path) from None
-    checks: list[CheckResult] = []
-    config = session.config
-    try:
-        process = SelectorProcess(
-            source, path.name, config.sandbox, session.sandbox.level, config.exec.select_timeout
-        )
-    except SelectorFailure as exc:
-        if exc.raised and not exc.attempts:  # bad input, like a malformed line: exit status 2
-            raise InputError(f"the selector does not load: {exc}", path, exc.line) from None
-        runs["selector"] = ArmRun(np.array([]), [], failure=f"the selector did not load: {exc}")
-        result = summarize(prepared, runs, session, started)
-        checks.append(CheckResult("selector_runs", False, runs["selector"].failure or ""))
-        checks.append(_leakage(exc.attempts))
-        return _finish(result, checks, before, started, prepared)
-
-    with process:
-        if progress:
-            progress("selector", 0, len(prepared.problems))
-        main = run_selector(prepared, process, session)
-        runs["selector"] = main
-        result = summarize(prepared, runs, session, started)
-        if main.failure is not None:
-            checks.append(CheckResult("selector_runs", False, main.failure))
-            checks.append(_parity(main, prepared, session))
-            checks.append(_leakage(process.attempts))
-            return _finish(result, checks, before, started, prepared)
-        subsets = sum(len(p.subsets) for p in prepared.problems)
-        checks.append(CheckResult("selector_runs", True, f"{subsets} subsets scored"))
-        checks.append(_parity(main, prepared, session))
-        checks.append(_declared(process.uses, main))
-        checks.append(_wired(process, prepared, session, main))
-        checks.append(_not_random(result, process.uses))
-        checks += _stability(process, prepared, session, main)
-        checks.append(_leakage(process.attempts))
-    checks.append(_sanity(prepared, runs, result))
-    return _finish(result, checks, before, started, prepared)
+Rerun = Callable[..., ArmRun]  # run_selector on the same design, process and probe settings
 
 
-def check_baselines(
-    prepared: Prepared, runs: dict[str, ArmRun], session: Session, started: float
-) -> EvalResult:
-    """An evaluation without a selector still carries the baseline and integrity checks."""
-    before = harness_hash()
-    result = summarize(prepared, runs, session, started)
-    return _finish(result, [_sanity(prepared, runs, result)], before, started, prepared)
+def rerun_for(
+    design: Design, process: SelectorProcess, budget: BudgetConfig, runner: Runner
+) -> Rerun:
+    """``run_selector`` bound to one evaluation: the wiring re-runs change only what they test."""
+
+    def rerun(**options: object) -> ArmRun:
+        return run_selector(design, process, budget, runner, **options)  # type: ignore[arg-type]
+
+    return rerun
 
 
-def _finish(
-    result: EvalResult,
-    checks: list[CheckResult],
-    before: str,
-    started: float,
-    prepared: Prepared,
-) -> EvalResult:
-    if prepared.problems[0].reward is not None:
-        checks.append(_reward_signal(prepared))
-    after = harness_hash()
-    same = before == after
-    checks.append(
-        CheckResult(
-            "harness_integrity",
-            same,
-            f"harness {before}, commit {result.harness.commit or 'none'}, "
-            f"dirty {result.harness.dirty}" + ("" if same else f"; changed to {after}"),
-        )
-    )
-    if result.harness.dirty:
-        result.warnings.append("harness/ has uncommitted changes: compare with care")
-    result.checks = checks
-    result.elapsed_s = time.monotonic() - started
-    failed = [c for c in checks if not c.passed]
-    result.valid = not failed
-    if failed:
-        result.status = "invalid"
-        result.reason = "; ".join(f"{c.name}: {c.detail}" for c in failed)
-    return result
+def selector_runs(run: ArmRun, design: Design) -> CheckResult:
+    if run.failure is not None:
+        return CheckResult(name="selector_runs", passed=False, detail=run.failure)
+    subsets = sum(len(s) for s in design.subsets)
+    return CheckResult(name="selector_runs", passed=True, detail=f"{subsets} subsets scored")
 
 
-def _parity(run: ArmRun, prepared: Prepared, session: Session) -> CheckResult:
-    budget = session.config.budget
-    over = [
-        p.task.task_id for p, m in zip(prepared.problems, run.meters, strict=False) if m.over_budget
-    ]
+def compute_parity(run: ArmRun, design: Design, budget: BudgetConfig) -> CheckResult:
+    over = [p.task_id for p, m in zip(design.problems, run.meters, strict=False) if m.over_budget]
     most = max((m.executions / max(m.subsets, 1) for m in run.meters), default=0.0)
     detail = (
-        f"k={prepared.k} candidates per subset for every arm; up to {most:.0f} executions "
+        f"k={design.k} candidates per subset for every arm; up to {most:.0f} executions "
         f"per subset (budget: every distinct self-test + {budget.executions_per_candidate} "
         f"per candidate)"
     )
     if over:
-        return CheckResult(
-            "compute_parity",
-            False,
-            f"over budget on {len(over)} problems (first: {over[0]}); " + detail,
-        )
-    return CheckResult("compute_parity", True, detail)
+        detail = f"over budget on {len(over)} problems (first: {over[0]}); " + detail
+    return CheckResult(name="compute_parity", passed=not over, detail=detail)
 
 
-def _declared(uses: set[str], run: ArmRun) -> CheckResult:
+def signals_declared(uses: set[str], run: ArmRun) -> CheckResult:
     unknown = sorted(uses - SIGNALS)
     asked = set().union(*(m.asked for m in run.meters)) if run.meters else set()
     undeclared = sorted(asked - uses)
     if unknown:
-        return CheckResult("signals_declared", False, f"unknown signals in USES: {unknown}")
-    if undeclared:
-        return CheckResult(
-            "signals_declared", False, f"asked for {undeclared} without declaring it in USES"
-        )
-    return CheckResult(
-        "signals_declared", True, f"USES = {sorted(uses)}; asked for {sorted(asked)}"
-    )
+        detail = f"unknown signals in USES: {unknown}"
+    elif undeclared:
+        detail = f"asked for {undeclared} without declaring it in USES"
+    else:
+        detail = f"USES = {sorted(uses)}; asked for {sorted(asked)}"
+    return CheckResult(name="signals_declared", passed=not (unknown or undeclared), detail=detail)
 
 
-def _permutations(prepared: Prepared, signal: str, seed: int) -> dict[str, dict[str, np.ndarray]]:
+def _permutations(design: Design, signal: str) -> Ablation:
     """Per problem: a shuffle of the first subset's candidates (identity elsewhere)."""
     out = {}
-    for i, data in enumerate(prepared.problems):
-        idx = data.subsets[0]
-        perm = np.arange(len(data.samples))
-        rng = np.random.default_rng([seed, i, 0xAB1A])
+    for i, (data, subsets) in enumerate(design.pairs()):
+        idx = subsets[0]
+        perm = np.arange(data.n)
+        rng = np.random.default_rng([design.seed, i, 0xAB1A])
         perm[idx] = idx[rng.permutation(len(idx))]
-        out[data.task.task_id] = {signal: perm}
+        out[data.task_id] = {signal: perm}
     return out
 
 
@@ -191,13 +109,11 @@ def _first_picks(run: ArmRun) -> list[frozenset[int]]:
     return [frozenset(tied_set(per[0]).tolist()) for per in run.scores]
 
 
-def _wired(
-    process: SelectorProcess, prepared: Prepared, session: Session, main: ArmRun
-) -> CheckResult:
-    uses = process.uses & SIGNALS
+def signals_wired(uses: set[str], design: Design, main: ArmRun, rerun: Rerun) -> CheckResult:
+    uses = uses & SIGNALS
     if not uses:
-        return CheckResult("signals_wired", True, "no signals declared")
-    problems = len(prepared.problems)
+        return CheckResult(name="signals_wired", passed=True, detail="no signals declared")
+    problems = len(design.problems)
     notes, ok = [], True
     base = _first_picks(main)
     for signal in sorted(uses):
@@ -214,13 +130,7 @@ def _wired(
             ok = False
             notes.append(f"{signal}: asked for on {asked} of {problems} problems")
             continue
-        ablated = run_selector(
-            prepared,
-            process,
-            session,
-            ablate=_permutations(prepared, signal, prepared.seed),
-            first_subset_only=True,
-        )
+        ablated = rerun(ablate=_permutations(design, signal), first_subset_only=True)
         if ablated.failure is not None:
             ok = False
             notes.append(f"{signal}: the ablation run failed: {ablated.failure}")
@@ -236,67 +146,78 @@ def _wired(
             notes.append(
                 f"{signal}: asked on {asked}/{problems} problems; shuffled, {changed} picks changed"
             )
-    return CheckResult("signals_wired", ok, "; ".join(notes))
+    return CheckResult(name="signals_wired", passed=ok, detail="; ".join(notes))
 
 
-def _not_random(result: EvalResult, uses: set[str]) -> CheckResult:
-    arm = result.arms["selector"]
+def random_comparison(arm: ArmResult) -> str:
+    """The selector against ``random``: the paired difference and its interval, in one line."""
     low, high = arm.diff_ci_low, arm.diff_ci_high
     assert low is not None and high is not None and arm.diff_vs_random is not None
-    detail = f"selector - random = {arm.diff_vs_random:+.4f} [{low:+.4f}, {high:+.4f}]"
-    if low <= 0.0 <= high:
-        result.warnings.append(f"INDISTINGUISHABLE FROM RANDOM: {detail}")
-        if uses:
-            return CheckResult("not_random", False, detail + f"; declares {sorted(uses)}")
-    return CheckResult("not_random", True, detail)
+    return f"selector - random = {arm.diff_vs_random:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
-def _stability(
-    process: SelectorProcess, prepared: Prepared, session: Session, main: ArmRun
-) -> list[CheckResult]:
+def indistinguishable(arm: ArmResult) -> bool:
+    """Whether the paired 95% interval against ``random`` contains 0."""
+    assert arm.diff_ci_low is not None and arm.diff_ci_high is not None
+    return arm.diff_ci_low <= 0.0 <= arm.diff_ci_high
+
+
+def not_random(arm: ArmResult, uses: set[str]) -> CheckResult:
+    detail = random_comparison(arm)
+    if indistinguishable(arm) and uses:
+        return CheckResult(
+            name="not_random", passed=False, detail=detail + f"; declares {sorted(uses)}"
+        )
+    return CheckResult(name="not_random", passed=True, detail=detail)
+
+
+def stability(main: ArmRun, design: Design, rerun: Rerun) -> list[CheckResult]:
+    """``deterministic`` and ``position_invariant``: the first subsets scored again, as they
+    were and with the candidates shuffled."""
     first = [per[0] for per in main.scores]
-    again = run_selector(prepared, process, session, first_subset_only=True)
-    shuffled = run_selector(
-        prepared, process, session, shuffle_seed=prepared.seed + 1, first_subset_only=True
-    )
+    again = rerun(first_subset_only=True)
+    shuffled = rerun(shuffle_seed=design.seed + 1, first_subset_only=True)
     out = []
-    for name, rerun, what in (
+    for name, run, what in (
         ("deterministic", again, "the same inputs gave different scores"),
         ("position_invariant", shuffled, "scores did not move with their candidates"),
     ):
-        if rerun.failure is not None:
-            out.append(CheckResult(name, False, f"the re-run failed: {rerun.failure}"))
+        if run.failure is not None:
+            out.append(
+                CheckResult(name=name, passed=False, detail=f"the re-run failed: {run.failure}")
+            )
             continue
         differ = [
-            prepared.problems[i].task.task_id
-            for i, per in enumerate(rerun.scores)
-            if not np.allclose(per[0], first[i], rtol=0, atol=1e-9)
+            i for i, per in enumerate(run.scores) if not np.allclose(per[0], first[i], 0, 1e-9)
         ]
         if differ:
-            out.append(
-                CheckResult(name, False, f"{what} on {len(differ)} problems (first: {differ[0]})")
-            )
+            first_task = design.problems[differ[0]].task_id
+            detail = f"{what} on {len(differ)} problems (first: {first_task})"
+            out.append(CheckResult(name=name, passed=False, detail=detail))
         else:
-            out.append(CheckResult(name, True, f"identical on {len(first)} problems"))
+            detail = f"identical on {len(first)} problems"
+            out.append(CheckResult(name=name, passed=True, detail=detail))
     return out
 
 
-def _leakage(attempts: list[str]) -> CheckResult:
+def no_leakage(attempts: list[str]) -> CheckResult:
     if attempts:
         shown = "; ".join(attempts[:5])
-        return CheckResult("no_leakage", False, f"{len(attempts)} attempts: {shown}")
-    return CheckResult("no_leakage", True, "no attempt to reach files, network or processes")
+        detail = f"{len(attempts)} attempts: {shown}"
+        return CheckResult(name="no_leakage", passed=False, detail=detail)
+    detail = "no attempt to reach files, network or processes"
+    return CheckResult(name="no_leakage", passed=True, detail=detail)
 
 
-def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> CheckResult:
-    problems: list[ProblemData] = prepared.problems
+def baseline_sanity(design: Design, runs: dict[str, ArmRun]) -> CheckResult:
+    problems = design.problems
     random_run = runs["random"].values
-    exact = np.array([p.signals.correct.mean() for p in problems])
+    exact = np.array([p.correct.mean() for p in problems])
     # Per problem: a problem with exactly k samples has one subset, the others R of them.
-    subsets = [len(p.subsets) for p in problems]
+    subsets = [len(s) for s in design.subsets]
     std = np.sqrt(
         sum(
-            random_subset_std(len(p.samples), int(p.signals.correct.sum()), prepared.k, r) ** 2
+            random_subset_std(p.n, int(p.correct.sum()), design.k, r) ** 2
             for p, r in zip(problems, subsets, strict=True)
         )
     ) / len(problems)
@@ -312,32 +233,30 @@ def _sanity(prepared: Prepared, runs: dict[str, ArmRun], result: EvalResult) -> 
         if run.failure is None and [len(s) for s in run.scores] != subsets:
             notes.append(f"{name} covers a different set of problems or subsets")
     if notes:
-        return CheckResult("baseline_sanity", False, "; ".join(notes))
-    return CheckResult(
-        "baseline_sanity",
-        True,
+        return CheckResult(name="baseline_sanity", passed=False, detail="; ".join(notes))
+    detail = (
         f"random {random_run.mean():.4f} = exact {exact.mean():.4f} (±{RANDOM_SIGMAS * std:.4f}); "
-        f"no arm above oracle; {len(problems)} problems, {sum(subsets)} subsets for every arm",
+        f"no arm above oracle; {len(problems)} problems, {sum(subsets)} subsets for every arm"
     )
+    return CheckResult(name="baseline_sanity", passed=True, detail=detail)
 
 
-def _reward_signal(prepared: Prepared) -> CheckResult:
+def reward_signal(design: Design) -> CheckResult:
     """The configured scorer scored everything, and its scores carry information."""
-    problems = prepared.problems
-    errors = [p.reward.error for p in problems if p.reward and p.reward.error]
+    problems = design.problems
+    errors = [p.rewards.error for p in problems if p.rewards and p.rewards.error]
     if errors:
-        return CheckResult(
-            "reward_signal",
-            False,
+        detail = (
             f"the scorer failed on {len(errors)} of {len(problems)} problems (first: {errors[0]}); "
-            "the reward arms and probe.reward are unavailable there",
+            "the reward arms and probe.reward are unavailable there"
         )
-    values = [p.signals.rewards for p in problems if p.signals.rewards is not None]
+        return CheckResult(name="reward_signal", passed=False, detail=detail)
+    values = [p.signals.reward_values for p in problems if p.signals.reward_values is not None]
     every = np.concatenate(values)
     tolerance = NEAR_CONSTANT * max(1.0, float(np.abs(every).max()))
     differing = [i for i, p in enumerate(problems) if len({c.program for c in p.candidates}) > 1]
     varying = [i for i in differing if np.ptp(values[i]) > tolerance]
-    methods = Counter(r.method for p in problems if p.reward for r in p.reward.results)
+    methods = Counter(r.method for p in problems if p.rewards for r in p.rewards.results)
     evidence = (
         f"{len(every)} scores in [{every.min():.6g}, {every.max():.6g}], "
         f"{len(np.unique(every))} distinct; they vary on {len(varying)} of the {len(differing)} "
@@ -345,7 +264,19 @@ def _reward_signal(prepared: Prepared) -> CheckResult:
         f"{tolerance:.0e}); methods: " + ", ".join(f"{m} {c}" for m, c in sorted(methods.items()))
     )
     if np.ptp(every) <= tolerance:
-        return CheckResult("reward_signal", False, "constant score, not a signal: " + evidence)
-    if len(varying) < MIN_VARYING * len(differing):
-        return CheckResult("reward_signal", False, "near-constant score: " + evidence)
-    return CheckResult("reward_signal", True, evidence)
+        detail = "constant score, not a signal: " + evidence
+    elif len(varying) < MIN_VARYING * len(differing):
+        detail = "near-constant score: " + evidence
+    else:
+        return CheckResult(name="reward_signal", passed=True, detail=evidence)
+    return CheckResult(name="reward_signal", passed=False, detail=detail)
+
+
+def harness_integrity(
+    before: str, after: str, commit: str | None, dirty: bool | None
+) -> CheckResult:
+    same = before == after
+    detail = f"harness {before}, commit {commit or 'none'}, dirty {dirty}" + (
+        "" if same else f"; changed to {after}"
+    )
+    return CheckResult(name="harness_integrity", passed=same, detail=detail)

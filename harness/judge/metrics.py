@@ -105,3 +105,11 @@ def random_subset_std(n: int, c: int, k: int, repeats: int) -> float:
         return 0.0
     p = c / n
     return math.sqrt(p * (1 - p) / k * (n - k) / (n - 1) / repeats)
+
+
+def pass_rates(correct: np.ndarray, sizes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per problem: pass@1 (the share of correct samples, what ``random`` scores) and the
+    unbiased pass@k, from each problem's count of correct samples among its ``sizes``."""
+    pass1 = correct / sizes
+    passk = np.array([pass_at_k(int(n), int(c), k) for c, n in zip(correct, sizes, strict=True)])
+    return pass1, passk

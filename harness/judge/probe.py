@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from harness.api import BudgetExceeded, SignalUnavailable
 from harness.config import BudgetConfig
-
-if TYPE_CHECKING:
-    from harness.judge.evaluate import ProblemData
+from harness.judge.problems import ProblemData
 
 Runner = Callable[[str, list[str]], list[bool]]  # (program, tests) -> passes, sandboxed+cached
 
@@ -49,12 +47,10 @@ class ProblemProbe:
         meter: Meter,
         runner: Runner,
         ablate: dict[str, np.ndarray] | None = None,
-        scorer: Callable[[int], float] | None = None,
     ):
         self.data = data
         self.meter = meter
         self.runner = runner
-        self.scorer = scorer
         self.ablate = ablate or {}
         self.index = {data.candidates[i].id: int(i) for i in subset}
         k = len(subset)
@@ -100,21 +96,17 @@ class ProblemProbe:
             )
         self.pairs |= fresh
         self.meter.executions += len(fresh)
-        column = self.data.test_column
-        known = [t for t in tests if t in column]
+        column, passes = self.data.test_column, self.data.signals.passes
         unknown = [t for t in dict.fromkeys(tests) if t not in column]
+        if not unknown:  # the common case, answered from the matrix at once
+            block: list[list[bool]] = passes[np.ix_(sources, [column[t] for t in tests])].tolist()
+            return block
+        known = [t for t in tests if t in column]
         results = []
         for i in sources:
-            row = dict(
-                zip(
-                    known,
-                    (bool(self.data.signals.passes[i, column[t]]) for t in known),
-                    strict=False,
-                )
-            )
-            if unknown:
-                program = self.data.candidates[i].program
-                row.update(zip(unknown, self.runner(program, unknown), strict=True))
+            row = dict(zip(known, (bool(passes[i, column[t]]) for t in known), strict=True))
+            program = self.data.candidates[i].program
+            row.update(zip(unknown, self.runner(program, unknown), strict=True))
             results.append([row[t] for t in tests])
         return results
 
@@ -128,7 +120,8 @@ class ProblemProbe:
 
     def _reward(self, candidate: str) -> float:
         self.meter.asked.add("reward_model")
-        if self.scorer is None:
+        rewards = self.data.rewards
+        if rewards is None:
             self.meter.unavailable.add("reward_model")
             raise SignalUnavailable("no reward model or judge is configured")
         self.rewards += 1
@@ -137,12 +130,10 @@ class ProblemProbe:
             self.meter.over_budget = True
             raise BudgetExceeded(f"{self.rewards} reward calls asked, budget {self.max_rewards}")
         source = self._source("reward_model", candidate)
-        try:
-            value = self.scorer(source)
-        except SignalUnavailable:  # the scorer failed: recorded, so carrying on is caught
+        if rewards.values is None:  # the scorer failed: recorded, so carrying on is caught
             self.meter.unavailable.add("reward_model")
-            raise
-        if self.data.reward is not None and self.meter.reward_tokens is not None:
-            tokens = self.data.reward.tokens([source])
+            raise SignalUnavailable(f"the scorer failed: {rewards.error}")
+        if self.meter.reward_tokens is not None:
+            tokens = rewards.tokens([source])
             self.meter.reward_tokens = None if tokens is None else self.meter.reward_tokens + tokens
-        return value
+        return float(rewards.values[source])

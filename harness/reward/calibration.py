@@ -11,10 +11,12 @@ reading that separates "real signal, weak selector" from "no signal".
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from harness.judge.metrics import bootstrap_indices, interval
-from harness.results import Calibration, ProblemCalibration
+from harness.results import Calibration, CalibrationStatus, ProblemCalibration
 
 
 def auc(scores: np.ndarray, correct: np.ndarray) -> float | None:
@@ -63,26 +65,25 @@ def calibrate(
     everything = np.concatenate(rewards)
     labels = np.concatenate(correct).astype(bool)
     mixed = [p for p in problems if p.auc is not None]
-    result = Calibration(
-        status="ok",
-        problems=problems,
-        mixed_problems=len(mixed),
-        correct_higher=sum((p.mean_correct or 0.0) > (p.mean_wrong or 0.0) for p in mixed),
-        mean_correct=_mean(everything[labels]),
-        mean_wrong=_mean(everything[~labels]),
-        auc_pooled=auc(everything, labels),
-        argmax_correct=float(argmax_values.mean()),
-        random=float(random_values.mean()),
-    )
+    fields: dict[str, Any] = {
+        "status": CalibrationStatus.OK,
+        "problems": problems,
+        "mixed_problems": len(mixed),
+        "correct_higher": sum((p.mean_correct or 0.0) > (p.mean_wrong or 0.0) for p in mixed),
+        "mean_correct": _mean(everything[labels]),
+        "mean_wrong": _mean(everything[~labels]),
+        "auc_pooled": auc(everything, labels),
+        "argmax_correct": float(argmax_values.mean()),
+        "random": float(random_values.mean()),
+    }
     if not mixed:
-        result.reading = "no problem has both correct and wrong candidates: nothing to calibrate"
-        return result
+        reading = "no problem has both correct and wrong candidates: nothing to calibrate"
+        return Calibration(**fields, reading=reading)
     aucs = np.array([p.auc for p in mixed], dtype=float)
     est = interval(aucs, bootstrap_indices(len(aucs), seed))
-    result.auc, result.auc_low, result.auc_high = est.estimate, est.low, est.high
+    fields.update(auc=est.estimate, auc_low=est.low, auc_high=est.high)
     gain = interval(argmax_values - random_values, bootstrap_indices(len(problems), seed))
-    result.reading = _reading(result, gain.low)
-    return result
+    return Calibration(**fields, reading=_reading(Calibration(**fields), gain.low))
 
 
 def _reading(result: Calibration, gain_low: float) -> str:

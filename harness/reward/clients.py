@@ -4,7 +4,7 @@ A client turns a batch of (problem, candidate) pairs into one :class:`Measured` 
 raises: :class:`Transient` for what a retry may cure (429, 5xx, a transport error or timeout),
 :class:`Unusable` for an answer without a usable score, :class:`Refused` for any other error.
 It never returns a default. Every request it makes, failed ones included, is handed to
-``record`` as a :class:`ScorerCall` for the ledger. Retries, batching, concurrency and the cache
+``record`` as a :class:`ModelCall` for the ledger. Retries, batching, concurrency and the cache
 are the caller's (``harness/reward/scorer.py``).
 
 **judge**: the prompt (jinja2, ``harness/reward/templates/judge.j2`` unless configured) asks whether
@@ -41,7 +41,7 @@ import jinja2
 from harness.api import Candidate, Problem
 from harness.config import ScorerConfig
 from harness.errors import InputError
-from harness.results import ScorerCall
+from harness.results import ModelCall, Purpose
 
 TEMPLATES = Path(__file__).with_name("templates")
 DEFAULT_TEMPLATES = {
@@ -72,7 +72,7 @@ class Measured:
     tokens: int | None  # prompt + completion tokens this score took; None when not reported
 
 
-Record = Callable[[ScorerCall], None]
+Record = Callable[[ModelCall], None]
 Pair = tuple[Problem, Candidate]
 
 
@@ -240,23 +240,25 @@ class JudgeClient:
         except Exception as exc:  # every provider error is recorded, then classified
             message = f"{type(exc).__name__}: {exc}"[:500]
             record(
-                ScorerCall(
-                    config.model,
-                    messages,
-                    None,
-                    None,
-                    None,
-                    None,
-                    time.monotonic() - started,
-                    message,
+                ModelCall(
+                    purpose=Purpose.SCORER,
+                    model=config.model,
+                    messages=messages,
+                    response=None,
+                    prompt_tokens=None,
+                    completion_tokens=None,
+                    cost_usd=None,
+                    latency_s=time.monotonic() - started,
+                    error=message,
                 )
             )
             raise (Transient if is_transient(exc) else Refused)(message) from None
         usage = _field(response, "usage")
-        prompt_tokens = _field(usage, "prompt_tokens") if usage else None
-        completion_tokens = _field(usage, "completion_tokens") if usage else None
+        prompt_tokens = _count(_field(usage, "prompt_tokens")) if usage else None
+        completion_tokens = _count(_field(usage, "completion_tokens")) if usage else None
         record(
-            ScorerCall(
+            ModelCall(
+                purpose=Purpose.SCORER,
                 model=config.model,
                 messages=messages,
                 response=_field(response.choices[0].message, "content"),
@@ -352,12 +354,13 @@ class RewardModelClient:
             usage = data.get("usage") if isinstance(data, dict) else None
             usage = usage if isinstance(usage, dict) else {}
             record(
-                ScorerCall(
+                ModelCall(
+                    purpose=Purpose.SCORER,
                     model=self.config.model,
                     messages=shown,
                     response=text,
-                    prompt_tokens=usage.get("prompt_tokens"),
-                    completion_tokens=usage.get("completion_tokens"),
+                    prompt_tokens=_count(usage.get("prompt_tokens")),
+                    completion_tokens=_count(usage.get("completion_tokens")),
                     cost_usd=None,  # a self-served model has no price list
                     latency_s=time.monotonic() - started,
                     error=error,
@@ -416,6 +419,11 @@ def _at(data: Any, path: str) -> Any:
         else:
             raise Unusable(f"nothing at {path!r} (stopped at {part!r})")
     return data
+
+
+def _count(value: Any) -> int | None:
+    """A token count a server reported, or None when it reported none (or not a count)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value: Any, where: str) -> float:

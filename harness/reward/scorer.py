@@ -1,12 +1,12 @@
 """The reward signal: one score per candidate from the configured scorer, or a stated failure.
 
 The parent process scores every candidate of every problem once, before any arm runs
-(:func:`attach_rewards`): the baselines read the scores from ``ProblemSignals.rewards`` and the
-probe serves them to a selector (:func:`reward_server`), metering each ``probe.reward`` call
-against ``BudgetConfig.reward_calls``. There is no silent fallback anywhere: no scorer
-configured, a scorer still failing after its retries, or an answer without a usable score makes
-the signal unavailable for that problem (``SignalUnavailable`` in the probe, a failed
-``reward_signal`` check in the evaluation), and never a default score.
+(:func:`score_problems`); the judge builds each problem's data with its :class:`ProblemRewards`,
+the reward arms read them there and the probe serves them to a selector, metering each
+``probe.reward`` call against ``BudgetConfig.reward_calls``. There is no silent fallback
+anywhere: no scorer configured, a scorer still failing after its retries, or an answer without
+a usable score makes the signal unavailable for that problem (``SignalUnavailable`` in the
+probe, a failed ``reward_signal`` check in the evaluation), and never a default score.
 
 Scores are cached in SQLite (``WINNOW_HOME/cache/rewards.sqlite``, through ``ExecCache``) keyed
 by the problem, the program and a hash of everything in the scorer config that can change a
@@ -16,7 +16,7 @@ batches (several candidates of one problem per request where the endpoint takes 
 most ``concurrency`` at once, each retried ``retries`` times with exponential backoff on 429,
 5xx and transport errors. After ``DOWN_AFTER`` requests in a row still fail after their
 retries, the scorer is taken to be down and the remaining candidates fail at once, saying so,
-rather than each waiting out its own retries. Every request is kept as a :class:`ScorerCall`.
+rather than each waiting out its own retries. Every request is kept as a :class:`ModelCall`.
 """
 
 from __future__ import annotations
@@ -25,19 +25,18 @@ import hashlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import tenacity
 
-from harness.api import SignalUnavailable
+from harness.api import Candidate, Problem
 from harness.config import ScorerConfig
 from harness.execution.cache import ExecCache, pair_key, text_hash
-from harness.results import ScorerCall, ScorerSummary
+from harness.results import ModelCall, ScorerSummary
 from harness.reward.clients import (
     Measured,
     Pair,
@@ -47,9 +46,6 @@ from harness.reward.clients import (
     load_template,
     make_client,
 )
-
-if TYPE_CHECKING:
-    from harness.judge.evaluate import ProblemData
 
 SCORER_VERSION = 1  # bump when a change to scoring can change a score
 BACKOFF_MAX = 60.0  # seconds: the longest wait between two retries
@@ -68,7 +64,7 @@ class ScoreResult:
     cached: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProblemRewards:
     """A problem's scores in sample order; ``values`` is None when any candidate failed."""
 
@@ -88,7 +84,7 @@ class Scorer:
 
     config: ScorerConfig
     cache_path: Path
-    calls: list[ScorerCall] = field(default_factory=list)
+    calls: list[ModelCall] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.client = make_client(self.config)
@@ -97,11 +93,11 @@ class Scorer:
         self.lock = threading.Lock()
         self.failing = 0  # requests in a row that still failed after their retries
 
-    def record(self, call: ScorerCall) -> None:
+    def record(self, call: ModelCall) -> None:
         with self.lock:
             self.calls.append(call)
 
-    def take_calls(self) -> list[ScorerCall]:
+    def take_calls(self) -> list[ModelCall]:
         with self.lock:
             taken, self.calls = self.calls, []
         return taken
@@ -196,49 +192,37 @@ def config_key(config: ScorerConfig) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def attach_rewards(
-    problems: list[ProblemData], scorer: Scorer, tick: Callable[[int], None] | None = None
-) -> None:
-    """Score every candidate and give each problem its :class:`ProblemRewards`."""
-    pairs = [(p.task.problem, c) for p in problems for c in p.candidates]
+def score_problems(
+    scorer: Scorer,
+    problems: Sequence[tuple[Problem, Sequence[Candidate], Sequence[int]]],
+    tick: Callable[[int], None] | None = None,
+) -> list[ProblemRewards]:
+    """Score every candidate of every (problem, candidates, sample indices): one
+    :class:`ProblemRewards` per problem, with the first failure named by its sample index."""
+    pairs = [(problem, c) for problem, candidates, _ in problems for c in candidates]
     results = scorer.score(pairs, tick)
-    start = 0
-    for data in problems:
-        mine = results[start : start + len(data.candidates)]
-        start += len(data.candidates)
+    out, start = [], 0
+    for problem, candidates, indices in problems:
+        mine = results[start : start + len(candidates)]
+        start += len(candidates)
         failed = [(i, r) for i, r in enumerate(mine) if r.status != "ok"]
         if failed:
             i, first = failed[0]
             error = (
-                f"{data.task.task_id}: {len(failed)} of {len(mine)} candidates unscored "
-                f"(sample {data.samples[i].index}: {first.error})"
+                f"{problem.task_id}: {len(failed)} of {len(mine)} candidates unscored "
+                f"(sample {indices[i]}: {first.error})"
             )
-            data.reward = ProblemRewards(mine, None, error)
+            out.append(ProblemRewards(mine, None, error))
         else:
-            values = np.array([r.value for r in mine], dtype=float)
-            data.reward = ProblemRewards(mine, values, None)
-            data.signals.rewards = values
-
-
-def reward_server(data: ProblemData) -> Callable[[int], float] | None:
-    """What the probe asks for a sample's score; None when no scorer is configured."""
-    rewards = data.reward
-    if rewards is None:
-        return None
-
-    def serve(i: int) -> float:
-        if rewards.values is None:
-            raise SignalUnavailable(f"the scorer failed: {rewards.error}")
-        return float(rewards.values[i])
-
-    return serve
+            out.append(ProblemRewards(mine, np.array([r.value for r in mine], dtype=float), None))
+    return out
 
 
 def summarize_scorer(
-    scorer: Scorer, problems: list[ProblemData], calls: list[ScorerCall]
+    scorer: Scorer, rewards: Sequence[ProblemRewards], calls: list[ModelCall]
 ) -> ScorerSummary:
     """What the scorer did in one evaluation: scores, methods, requests, tokens, cost."""
-    results = [r for p in problems if p.reward for r in p.reward.results]
+    results = [r for p in rewards for r in p.results]
     costs = [c.cost_usd for c in calls if c.cost_usd is not None]
     config = scorer.config
     return ScorerSummary(
@@ -255,5 +239,5 @@ def summarize_scorer(
         prompt_tokens=sum(c.prompt_tokens or 0 for c in calls),
         completion_tokens=sum(c.completion_tokens or 0 for c in calls),
         cost_usd=sum(costs) if costs else None,
-        errors=sorted({p.reward.error for p in problems if p.reward and p.reward.error})[:5],
+        errors=sorted({p.error for p in rewards if p.error})[:5],
     )

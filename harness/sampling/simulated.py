@@ -36,9 +36,9 @@ import random
 import re
 from dataclasses import dataclass, field
 
+import harness.sampling.probe_inputs as probe_inputs
 from harness.data.suites import Task
 from harness.execution.executor import ExecSettings, Executor
-from harness.sampling import probe_inputs
 from harness.sampling.config import SamplingConfig, render
 from harness.sampling.edits import Reference, UnusableReference, Variant
 from harness.sampling.edits import parse_reference as take_apart
