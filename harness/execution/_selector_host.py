@@ -123,10 +123,11 @@ class Probe:
         return self._ask("self_tests")
 
     def run(self, candidate, tests) -> list[bool]:
-        return self._ask("run", candidates=[candidate.id], tests=list(tests))[0]
+        return self.run_many([candidate], tests)[0]
 
     def run_many(self, candidates, tests) -> list[list[bool]]:
-        return self._ask("run", candidates=[c.id for c in candidates], tests=list(tests))
+        rows = self._ask("run", candidates=[c.id for c in candidates], tests=list(tests))
+        return [[flag == "1" for flag in row] for row in rows]  # rows travel as "0110..."
 
     def logprob(self, candidate) -> float:
         return self._ask("logprob", candidate=candidate.id)
@@ -191,6 +192,7 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
 
     select = None
     filename = ""
+    known: dict[str, object] = {}  # every candidate sent so far, by id
     while True:
         message = _worker.read_msg(fd_in)
         if message is None:
@@ -213,7 +215,8 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
             else:
                 assert select is not None
                 problem = api.Problem(**message["problem"])
-                candidates = [api.Candidate(**c) for c in message["candidates"]]
+                known.update((c["id"], api.Candidate(**c)) for c in message["candidates"])
+                candidates = [known[i] for i in message["order"]]
                 scores = select(problem, candidates, Probe(fd_in, fd_out, api))
                 reply = {"scores": _numbers(scores, len(candidates))}
         except BaseException as exc:  # the selector's failure is a result, reported upward

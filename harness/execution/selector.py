@@ -18,7 +18,6 @@ import shutil
 import struct
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -125,16 +124,22 @@ class SelectorProcess:
             self.close()
             raise
         self.uses = set(reply["uses"])
+        self.sent: set[str] = set()  # candidate ids the process already holds
 
     def select(
         self, problem: Problem, candidates: list[Candidate], server: ProbeServer
     ) -> list[float]:
+        """The selector's scores for ``candidates`` (in that order). A candidate is sent to the
+        process once; later calls (other subsets, the wiring re-runs) name it by its id."""
+        fresh = [c for c in candidates if c.id not in self.sent]
         message = {
             "op": "select",
-            "problem": asdict(problem),
-            "candidates": [asdict(c) for c in candidates],
+            "problem": vars(problem),
+            "candidates": [vars(c) for c in fresh],
+            "order": [c.id for c in candidates],
         }
         reply = self._exchange(message, server)
+        self.sent.update(c.id for c in fresh)
         return list(reply["scores"])
 
     def _exchange(self, message: dict, server: ProbeServer | None, extra: float = 0.0) -> dict:
@@ -163,7 +168,11 @@ class SelectorProcess:
         if server is None:
             return {"error": "SignalUnavailable", "message": "no probe while loading"}
         try:
-            return {"result": server.handle(str(request.get("method")), request.get("args", {}))}
+            method = str(request.get("method"))
+            result = server.handle(method, request.get("args", {}))
+            if method == "run":  # pass/fail rows travel as "0110..." strings (see the host)
+                result = ["".join("1" if ok else "0" for ok in row) for row in result]
+            return {"result": result}
         except SignalUnavailable as exc:
             return {"error": "SignalUnavailable", "message": str(exc)}
         except BudgetExceeded as exc:

@@ -91,7 +91,10 @@ def _groups(rows: np.ndarray) -> np.ndarray:
     """For each row, the size of its group of identical rows."""
     if rows.shape[1] == 0:
         return np.full(rows.shape[0], rows.shape[0], dtype=float)
-    _, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    # Each row as one opaque value: np.unique on these is several times faster than axis=0.
+    width = rows.dtype.itemsize * rows.shape[1]
+    keys = np.ascontiguousarray(rows).view(np.dtype((np.void, width))).ravel()
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     return counts[inverse.reshape(-1)].astype(float)
 
 

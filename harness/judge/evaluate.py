@@ -22,11 +22,10 @@ from harness.errors import InputError
 from harness.execution.selector import SelectorFailure, SelectorProcess
 from harness.judge import checks
 from harness.judge.aggregate import arm_results, design_pass_rates
-from harness.judge.arms import arms_for
 from harness.judge.design import Design
 from harness.judge.integrity import harness_hash, harness_info
 from harness.judge.problems import Progress, ticker
-from harness.judge.runners import ArmRun, failed, run_arm, run_selector
+from harness.judge.runners import ArmRun, failed, run_selector
 from harness.judge.session import EvalSpec, Session
 from harness.results import (
     Budget,
@@ -62,13 +61,8 @@ def evaluate(spec: EvalSpec, session: Session, progress: Progress | None = None)
 
 
 def baseline_runs(design: Design, session: Session) -> dict[str, ArmRun]:
-    """Every baseline arm whose signals this evaluation has (see ``arms.arms_for``)."""
-    available = set()
-    if design.judged.pool.has_logprobs():
-        available.add("logprob")
-    if session.scorer is not None:
-        available.add("reward_model")
-    return {arm.name: run_arm(design, arm) for arm in arms_for(available)}
+    """Every baseline arm whose signals this evaluation has (run once per design)."""
+    return session.baselines(design)
 
 
 def judge_selector(

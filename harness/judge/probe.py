@@ -56,7 +56,8 @@ class ProblemProbe:
         k = len(subset)
         self.max_executions = budget.executions(k, len(data.tests))
         self.max_rewards = budget.reward_calls(k)
-        self.pairs: set[tuple[int, str]] = set()
+        self.ran: dict[int, set[str]] = {}  # sample index -> the tests it ran on this subset
+        self.executed = 0
         self.rewards = 0
         meter.subsets += 1
 
@@ -88,14 +89,18 @@ class ProblemProbe:
             raise ValueError("tests must be strings")
         self.meter.asked.add("self_tests")
         sources = [self._source("self_tests", c) for c in candidates]
-        fresh = {(i, t) for i in sources for t in tests} - self.pairs
-        if len(self.pairs) + len(fresh) > self.max_executions:
+        asked = set(tests)
+        fresh = {i: asked - self.ran.get(i, set()) for i in dict.fromkeys(sources)}
+        count = sum(len(new) for new in fresh.values())  # distinct (candidate, test) pairs
+        if self.executed + count > self.max_executions:
             self.meter.over_budget = True
             raise BudgetExceeded(
-                f"{len(self.pairs) + len(fresh)} executions asked, budget {self.max_executions}"
+                f"{self.executed + count} executions asked, budget {self.max_executions}"
             )
-        self.pairs |= fresh
-        self.meter.executions += len(fresh)
+        for i, new in fresh.items():
+            self.ran.setdefault(i, set()).update(new)
+        self.executed += count
+        self.meter.executions += count
         column, passes = self.data.test_column, self.data.signals.passes
         unknown = [t for t in dict.fromkeys(tests) if t not in column]
         if not unknown:  # the common case, answered from the matrix at once

@@ -21,8 +21,10 @@ from harness.execution.cache import ExecCache
 from harness.execution.executor import Executor
 from harness.execution.sandbox import Sandbox
 from harness.home import cache_dir
+from harness.judge.arms import arms_for
 from harness.judge.design import Design, check_design, design
 from harness.judge.problems import JudgedPool, Progress, check_split, judge_pool, ticker
+from harness.judge.runners import ArmRun, run_arm
 from harness.reward.scorer import Scorer, score_problems
 
 
@@ -60,6 +62,8 @@ class Session:
         self._suites: dict[str, Suite] = {}
         self._pools: dict[str, Pool] = {}  # by cache id: content-addressed, never stale
         self._judged: dict[tuple[str, str, str], JudgedPool] = {}
+        self._designs: dict[tuple[object, ...], Design] = {}
+        self._baselines: dict[int, tuple[Design, dict[str, ArmRun]]] = {}
 
     def configure(self, config: RunConfig) -> None:
         """Use ``config`` from now on; a changed scorer is rebuilt (same sandbox and caches).
@@ -133,7 +137,28 @@ class Session:
         settings = self.config.eval
         check_design(settings.k, settings.repeats, settings.seed)
         scored = self.scored(spec, progress)
-        return design(scored, settings.k, settings.repeats, settings.seed, spec.source)
+        if self.scorer is not None:  # this evaluation's scores: nothing to reuse
+            return design(scored, settings.k, settings.repeats, settings.seed, spec.source)
+        key = (id(scored), settings.k, settings.repeats, settings.seed)
+        if key not in self._designs:
+            made = design(scored, settings.k, settings.repeats, settings.seed, spec.source)
+            self._designs[key] = made
+        return self._designs[key]
+
+    def baselines(self, design: Design) -> dict[str, ArmRun]:
+        """Every baseline arm whose signals the design has (see ``arms.arms_for``), run once per
+        design: they do not depend on the selector under evaluation."""
+        if id(design) not in self._baselines:
+            available = set()
+            if design.judged.pool.has_logprobs():
+                available.add("logprob")
+            if self.scorer is not None:
+                available.add("reward_model")
+            runs = {arm.name: run_arm(design, arm) for arm in arms_for(available)}
+            if self.scorer is not None:  # a design with scores is never reused: keep just one
+                self._baselines.clear()
+            self._baselines[id(design)] = (design, runs)
+        return dict(self._baselines[id(design)][1])
 
     def close(self) -> None:
         self.sandbox.close()
