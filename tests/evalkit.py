@@ -22,6 +22,7 @@ EVERY_CHECK = [  # in the order an evaluation with a selector reports them (no s
     "deterministic",
     "position_invariant",
     "no_leakage",
+    "no_execution",
     "baseline_sanity",
     "harness_integrity",
 ]

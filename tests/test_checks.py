@@ -181,6 +181,43 @@ def test_a_hostile_selector_fails_its_check(
     assert evidence in detail
 
 
+# Each route to running code inside the selector's own process, unmetered (the selector catches
+# the refusal and carries on): refused, recorded, and the evaluation is invalid under
+# no_execution with the route named.
+EXECUTION_ROUTES = [
+    ("clusters_by_exec", "compile"),
+    ("runs_eval", "compile"),
+    ("runs_compile", "compile"),
+    ("runs_ast_compile", "compile"),
+    ("runs_loaded_code", "exec"),
+    ("runs_function_type", "function.__new__"),
+    ("runs_code_replace", "code.__new__"),
+    ("runs_code_assign", "object.__setattr__"),
+    ("runs_marshal", "marshal.loads"),
+    ("runs_timeit", "compile"),
+    ("runs_pickle", "pickle.find_class"),
+    ("imports_scratch_module", "compile"),
+    ("runs_subinterpreter", "import"),
+]
+
+
+@pytest.mark.parametrize("name, event", EXECUTION_ROUTES, ids=[r[0] for r in EXECUTION_ROUTES])
+def test_running_code_outside_the_probe_is_refused_and_invalid(
+    session: Session, tmp_path: Path, name: str, event: str
+) -> None:
+    result, detail = caught(session, name, tmp_path, "no_execution")
+    assert f"{event}:" in detail, detail
+    assert "no_execution" in failing(result)
+    assert check(result, "no_leakage").passed  # a separate check, with its own evidence
+
+
+def test_reading_code_with_ast_and_tokenize_is_allowed(session: Session, tmp_path: Path) -> None:
+    result = run_eval(session, selector_file("reads_code", tmp_path))
+    assert check(result, "no_execution").passed, check(result, "no_execution").detail
+    assert check(result, "no_leakage").passed
+    assert check(result, "selector_runs").passed
+
+
 def test_a_selector_that_scores_by_position(session: Session, tmp_path: Path) -> None:
     result, order = caught(session, "by_position", tmp_path, "position_invariant")
     assert "did not move with their candidates" in order

@@ -447,11 +447,97 @@ CLEAN_TMP = Job(
 )
 
 
-@pytest.mark.parametrize("level", BWRAP)  # at the process level /tmp is the host's
+# At the process level only root can give a child its own /tmp (a mount namespace).
+PRIVATE_SCRATCH = [pytest.param("bwrap", marks=needs_bwrap)] + (["process"] if ROOT else [])
+
+
+@pytest.mark.parametrize("level", PRIVATE_SCRATCH)
 @pytest.mark.parametrize("source", LITTER.values(), ids=LITTER.keys())
 def test_litter_in_tmp_never_reaches_the_next_run(level: str, source: str) -> None:
     seen = run_hostile(level, Job("", (source,), 5.0, 5.0), after=CLEAN_TMP)
     assert seen.result.tests[0].status in ("error", "failed"), seen.result.tests[0]
+
+
+# -- what a job can leave behind for the next one -------------------------------------------------
+
+SHM = "import ctypes\nlibc = ctypes.CDLL(None)\n"
+# Each: (writer, reader). The writer leaves something where a later job of the same slot could
+# look; the reader passes only if it finds it. A candidate's outcome must depend on it alone.
+LEFTOVERS = {
+    "file in /tmp": (
+        "open('/tmp/flag', 'w').write('x')",
+        "import os\nassert os.path.exists('/tmp/flag')",
+    ),
+    "file in tempfile's directory": (
+        "import os, tempfile\nopen(os.path.join(tempfile.gettempdir(), 'flag'), 'w').write('x')",
+        "import os, tempfile\nassert os.path.exists(os.path.join(tempfile.gettempdir(), 'flag'))",
+    ),
+    "file in /var/tmp": (
+        "open('/var/tmp/flag', 'w').write('x')",
+        "import os\nassert os.path.exists('/var/tmp/flag')",
+    ),
+    "file in /dev/shm": (
+        "open('/dev/shm/flag', 'w').write('x')",
+        "import os\nassert os.path.exists('/dev/shm/flag')",
+    ),
+    "file beside the working directory": (
+        "open('../flag', 'w').write('x')",
+        "import os\nassert os.path.exists('../flag')",
+    ),
+    "file in the home directory": (
+        "import os\nopen(os.path.expanduser('~/.flag'), 'w').write('x')",
+        "import os\nassert os.path.exists(os.path.expanduser('~/.flag'))",
+    ),
+    "environment variable": (
+        "import os\nos.environ['FLAG'] = '1'",
+        "import os\nassert os.environ.get('FLAG') == '1'",
+    ),
+    "module state": (
+        "import json\njson.FLAG = 1",
+        "import json\nassert getattr(json, 'FLAG', 0) == 1",
+    ),
+    "System V shared memory": (
+        SHM + "assert libc.shmget(4242, 4096, 0o1666) >= 0",
+        SHM + "assert libc.shmget(4242, 4096, 0o666) >= 0",
+    ),
+    "System V message queue": (
+        SHM + "assert libc.msgget(4243, 0o1666) >= 0",
+        SHM + "assert libc.msgget(4243, 0o666) >= 0",
+    ),
+    "System V semaphore": (
+        SHM + "assert libc.semget(4244, 1, 0o1666) >= 0",
+        SHM + "assert libc.semget(4244, 1, 0o666) >= 0",
+    ),
+    "POSIX message queue": (
+        SHM + "assert libc.mq_open(b'/winnowflag', 0o100 | 0o2, 0o666, None) >= 0",
+        SHM + "assert libc.mq_open(b'/winnowflag', 0o2) >= 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("level", PRIVATE_SCRATCH)
+@pytest.mark.parametrize("pair", LEFTOVERS.values(), ids=LEFTOVERS.keys())
+def test_a_job_never_finds_what_an_earlier_job_left(level: str, pair: tuple[str, str]) -> None:
+    writer, reader = (Job("", (source,), 2.0, 2.0) for source in pair)
+    before = set(process_table())
+    config = SandboxConfig(level=level, workers=1, base_uid=BASE_UID)
+    try:
+        with Sandbox(config) as sandbox:
+            assert sandbox.shared_scratch is None
+            found = sandbox.run([writer, reader, writer])[1]  # one slot: one after the other
+            control = sandbox.run([Job("", (f"{pair[0]}\n{pair[1]}",), 2.0, 2.0)])[0]
+    finally:
+        reap_orphans(before)
+    assert not found.tests[0].passed, found.tests[0]
+    # The reader is not broken: within one job it finds what the writer left, wherever writing
+    # is possible at all (bwrap has no /var/tmp and a read-only /dev/shm; IPC is refused).
+    writable = "libc" not in pair[0] and (level == "process" or "/var/tmp" not in pair[0])
+    if writable and (level == "process" or "/dev/shm" not in pair[0]):
+        assert control.tests[0].passed, control.tests[0]
+    else:
+        assert not control.tests[0].passed, control.tests[0]
+    for host_path in ("/tmp/flag", "/var/tmp/flag", "/dev/shm/flag"):
+        assert not Path(host_path).exists(), f"{host_path} was written on the host"
 
 
 @pytest.mark.parametrize("level", BOTH)

