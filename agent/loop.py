@@ -227,7 +227,7 @@ class Loop:
                     "run": self.config.model_dump(),
                     "spec": {k: str(v) for k, v in asdict(self.spec).items()},
                     "start_commit": self.branch.head,
-                    "proposer": asdict(self.proposer_config) | {"api_key_env": "(hidden)"},
+                    "proposer": self.proposer_config.model_dump() | {"api_key_env": "(hidden)"},
                 },
                 program_hash=program_hash,
                 proposer=self.proposer_config.resolved_kind(),
