@@ -308,10 +308,10 @@ class ScorerConfig(ConfigModel):
         if given is None:
             return None
         path = (info.context or {}).get("path")
-        full = (Path(path).parent if path is not None else Path()) / given
-        if not full.resolve().is_file():
-            raise refuse(f": no such file {full.resolve()}")
-        return str(full.resolve())
+        full = ((Path(path).parent if path is not None else Path()) / given).resolve()
+        if not full.is_file():
+            raise refuse(f": no such file {full}")
+        return str(full)
 
     @model_validator(mode="after")
     def _needs(self) -> ScorerConfig:
