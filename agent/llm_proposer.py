@@ -78,7 +78,7 @@ class LLMProposer:
     name = "llm"
 
     def __init__(self, config: ProposerConfig):
-        if not config.model:
+        if config.model is None:
             raise ValueError("the LLM proposer needs a model")
         self.config = config
 
@@ -131,6 +131,7 @@ class LLMProposer:
 
         litellm.suppress_debug_info = True  # its banners would drown the loop's own output
         config = self.config
+        assert config.model is not None  # checked in __init__
         started = time.monotonic()
         kwargs: dict[str, Any] = {
             "model": config.model,
@@ -141,11 +142,11 @@ class LLMProposer:
             "num_retries": 0,  # retries are ours (tenacity), so every attempt is recorded
             "max_retries": 0,  # ... and not the OpenAI client's hidden ones
         }
-        if config.api_base:
+        if config.api_base is not None:
             kwargs["api_base"] = config.api_base
-        if config.api_key_env:
+        if config.api_key_env is not None:
             kwargs["api_key"] = os.environ.get(config.api_key_env, "")
-        elif config.api_base:
+        elif config.api_base is not None:
             kwargs["api_key"] = "EMPTY"  # a local server (vllm serve, llama.cpp) needs no key
         try:
             response = litellm.completion(**kwargs)
@@ -190,11 +191,9 @@ class LLMProposer:
             return float(litellm.completion_cost(completion_response=response))
         except Exception:  # litellm raises for models it has no price for
             pass
-        c = self.config
-        if c.input_usd_per_mtok < 0 or c.output_usd_per_mtok < 0:
+        per_input, per_output = self.config.input_usd_per_mtok, self.config.output_usd_per_mtok
+        if per_input is None or per_output is None:
             return None
         if prompt_tokens is None or completion_tokens is None:
             return None
-        return (
-            prompt_tokens * c.input_usd_per_mtok + completion_tokens * c.output_usd_per_mtok
-        ) / 1e6
+        return (prompt_tokens * per_input + completion_tokens * per_output) / 1e6

@@ -224,10 +224,10 @@ class Loop:
                 tag=self.spec.tag,
                 branch=self.branch.name,
                 config={
-                    "run": asdict(self.config),
+                    "run": self.config.model_dump(),
                     "spec": {k: str(v) for k, v in asdict(self.spec).items()},
                     "start_commit": self.branch.head,
-                    "proposer": asdict(self.proposer_config) | {"api_key_env": "(hidden)"},
+                    "proposer": self.proposer_config.model_dump() | {"api_key_env": "(hidden)"},
                 },
                 program_hash=program_hash,
                 proposer=self.proposer_config.resolved_kind(),
@@ -240,7 +240,7 @@ class Loop:
         stored = run.config.get("run", {}).get("eval")
         if stored is not None and self.config.eval.k is None:
             self.config = self.config.with_eval(k=stored.get("k"))
-        if stored is not None and stored != asdict(self.config.eval):
+        if stored is not None and stored != self.config.eval.model_dump():
             raise InputError(
                 f"run {self.spec.tag!r} was started with [eval] {stored}; "
                 "resume it with the same config, or start a new tag"

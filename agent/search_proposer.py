@@ -2,7 +2,9 @@
 
 No LLM and no network: it is both the no-network mode and the baseline an LLM proposer has to
 beat. Each entry of the search space names a file under ``experiments/``, a top-level constant
-(Python) or key (TOML, ``section.key``) in it, and its choices or range::
+(Python) or key (TOML: ``key`` at the top level, before any table; ``table.key`` in ``[table]``)
+in it, and its choices or range. The file is read by the one loader (``harness/config.py``)
+into :class:`SearchSpace`, unknown keys refused::
 
     [[param]]
     file = "experiments/selector.py"
@@ -25,64 +27,82 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import optuna
+from pydantic import Field, field_validator, model_validator
 
 from agent.proposal import Context, NothingNew, Proposal, outside_experiments
+from harness.config import load_model, parse_toml
+from harness.configmodel import ConfigModel, refuse
 from harness.errors import InputError
 
 SPACE_FILE = "experiments/search_space.toml"
 ASKS = 100  # asks in a row that only repeat earlier trials before the space counts as exhausted
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(ConfigModel):
+    """One ``[[param]]``: a value in a file under ``experiments/`` and the values it may take."""
+
     file: str
-    name: str
-    distribution: optuna.distributions.BaseDistribution
+    name: str  # Python: a top-level NAME; TOML: a top-level key, or "table.key"
+    choices: Annotated[list[bool | int | float | str], Field(min_length=1)] | None = None
+    low: int | float | None = None
+    high: int | float | None = None
+    step: Annotated[int | float, Field(gt=0)] | None = None
+    log: bool = False
+
+    @field_validator("file")
+    @classmethod
+    def _under_experiments(cls, file: str) -> str:
+        if outside_experiments([file]):
+            raise refuse("must be under experiments/")
+        return file
+
+    @model_validator(mode="after")
+    def _a_space(self) -> Param:
+        if self.choices is not None:
+            return self
+        if self.low is None or self.high is None:
+            raise refuse("give 'choices', or numeric 'low' and 'high'")
+        if self.low >= self.high:
+            raise refuse("'low' must be below 'high'")
+        return self
+
+    @property
+    def distribution(self) -> optuna.distributions.BaseDistribution:
+        if self.choices is not None:
+            return optuna.distributions.CategoricalDistribution(self.choices)
+        low, high, step = self.low, self.high, self.step
+        assert low is not None and high is not None
+        if (
+            isinstance(low, int)
+            and isinstance(high, int)
+            and (step is None or isinstance(step, int))
+        ):
+            return optuna.distributions.IntDistribution(low, high, log=self.log, step=step or 1)
+        return optuna.distributions.FloatDistribution(
+            float(low), float(high), log=self.log, step=step
+        )
+
+
+class SearchSpace(ConfigModel):
+    """``experiments/search_space.toml``: one or more ``[[param]]`` tables."""
+
+    param: list[Param]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _some(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not (isinstance(data.get("param"), list) and data["param"]):
+            raise refuse("define at least one [[param]] table")
+        return data
 
 
 def load_space(text: str, where: str = SPACE_FILE) -> list[Param]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML ({exc})", where) from None
-    entries = data.get("param")
-    if not isinstance(entries, list) or not entries:
-        raise InputError("define at least one [[param]] table", where)
-    params = []
-    for i, entry in enumerate(entries, start=1):
-        key = f"param #{i}"
-        for required in ("file", "name"):
-            if not isinstance(entry.get(required), str):
-                raise InputError(f"{key}: key '{required}' must be a string", where)
-        if outside_experiments([entry["file"]]):
-            raise InputError(f"{key}: file must be under experiments/", where)
-        params.append(Param(entry["file"], entry["name"], _distribution(entry, key, where)))
-    return params
-
-
-def _distribution(
-    entry: dict[str, Any], key: str, where: str
-) -> optuna.distributions.BaseDistribution:
-    if "choices" in entry:
-        choices = entry["choices"]
-        if not isinstance(choices, list) or not choices:
-            raise InputError(f"{key}: key 'choices' must be a non-empty list", where)
-        return optuna.distributions.CategoricalDistribution(choices)
-    low, high = entry.get("low"), entry.get("high")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
-        raise InputError(f"{key}: give 'choices', or numeric 'low' and 'high'", where)
-    assert isinstance(low, int | float) and isinstance(high, int | float)
-    if low >= high:
-        raise InputError(f"{key}: 'low' must be below 'high'", where)
-    log, step = bool(entry.get("log", False)), entry.get("step")
-    if isinstance(low, int) and isinstance(high, int) and (step is None or isinstance(step, int)):
-        return optuna.distributions.IntDistribution(low, high, log=log, step=step or 1)
-    return optuna.distributions.FloatDistribution(float(low), float(high), log=log, step=step)
+    """The parameters of a search space file's text (``where`` names it in errors)."""
+    return load_model(parse_toml(text, where), SearchSpace, where).param
 
 
 # -- editing values in place --------------------------------------------------------------------
@@ -109,17 +129,18 @@ def write_value(text: str, param: Param, value: Any) -> str:
 
 def _locate(text: str, param: Param) -> tuple[int, int]:
     """Start and end of the value's literal: a top-level ``NAME = literal`` (Python) or a
-    ``key = literal`` line in the right TOML table."""
+    ``key = literal`` line in the right TOML table — a ``name`` without a table is a top-level
+    key (before the first table header), ``table.key`` the key in ``[table]``."""
     if param.file.endswith(".toml"):
         section, _, key = param.name.rpartition(".")
-        region_start, region_end = 0, len(text)
+        region_start = 0
         if section:
-            header = re.search(rf"^\[{re.escape(section)}\]\s*$", text, re.M)
+            header = re.search(rf"^\[{re.escape(section)}\][ \t]*(#.*)?$", text, re.M)
             if header is None:
                 raise InputError(f"no [{section}] table for {param.name}", param.file)
             region_start = header.end()
-            following = re.search(r"^\[", text[region_start:], re.M)
-            region_end = region_start + following.start() if following else len(text)
+        following = re.search(r"^\[", text[region_start:], re.M)  # the next table header
+        region_end = region_start + following.start() if following else len(text)
         pattern = rf"^{re.escape(key)}\s*=\s*(\"[^\"\n]*\"|[^\s#]+)"
         found = list(re.finditer(pattern, text[region_start:region_end], re.M))
         offset = region_start

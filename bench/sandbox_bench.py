@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from harness.execution.sandbox import Job, Sandbox, SandboxConfig, bwrap_available
+from harness.execution.sandbox import Job, Sandbox, SandboxConfig, SandboxLevel, bwrap_available
 
 
-def per_job_ms(level: str, count: int) -> float:
+def per_job_ms(level: SandboxLevel, count: int) -> float:
     jobs = [
         Job(f"def f(x):\n    return x + {i}\n", (f"assert f(1) == {i + 1}",), 3.0, 3.0)
         for i in range(count)
@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
     args = parser.parse_args()
-    levels = ["bwrap", "process"] if bwrap_available() else ["process"]
+    levels: list[SandboxLevel] = ["bwrap", "process"] if bwrap_available() else ["process"]
     times = {level: per_job_ms(level, args.jobs) for level in levels}
     for level, ms in times.items():
         print(f"{level}_ms_per_job: {ms:.2f}")

@@ -13,7 +13,14 @@ from racekit import open_at_once
 
 from harness.execution.cache import ExecCache
 from harness.execution.executor import Executor
-from harness.execution.sandbox import Job, Sandbox, SandboxConfig, SandboxError, bwrap_available
+from harness.execution.sandbox import (
+    Job,
+    Sandbox,
+    SandboxConfig,
+    SandboxError,
+    SandboxLevel,
+    bwrap_available,
+)
 
 PROGRAM = "def add(a, b):\n    return a + b\n"
 TESTS = ["assert add(1, 2) == 3", "assert add(1, 2) == 4", "raise ValueError('not an assert')"]
@@ -87,12 +94,12 @@ def test_an_outcome_from_a_dead_worker_is_never_cached(tmp_path: Path) -> None:
         assert box.restarts == 2
 
 
-LEVELS = ["process", *(["bwrap"] if bwrap_available() else [])]
+LEVELS: list[SandboxLevel] = ["process", "bwrap"] if bwrap_available() else ["process"]
 
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_child_the_sandbox_cannot_confine_is_an_error_not_a_label(
-    level: str, tmp_path: Path
+    level: SandboxLevel, tmp_path: Path
 ) -> None:
     # RLIMIT_NOFILE above the kernel's nr_open cannot be set, even by root: every child fails
     # to confine itself before the program runs. That is the sandbox failing, so the run must

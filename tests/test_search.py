@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.proposal import Context, NothingNew
-from agent.search_proposer import SPACE_FILE, SearchProposer
+from agent.search_proposer import SPACE_FILE, SearchProposer, load_space, read_value
+from harness.sampling import load_sampling_config
 
 SELECTOR = "experiments/selector.py"
 SPACE = """
@@ -64,3 +65,36 @@ def test_a_continuous_range_is_never_called_exhausted(tmp_path: Path) -> None:
     for _ in range(8):  # far more than the 2 choices of VOTES alone could give
         proposal = proposer.propose(Context("", "", files, {}, [], None, []))
         proposer.tell(proposal, 0.5)
+
+
+SAMPLING = "experiments/sampling.toml"
+TWO_TEMPERATURES = """
+[[param]]
+file = "experiments/sampling.toml"
+name = "temperature"
+choices = [0.2]
+
+[[param]]
+file = "experiments/sampling.toml"
+name = "self_tests.temperature"
+choices = [1.1]
+"""
+
+
+def test_a_toml_key_without_a_table_is_the_top_level_one(tmp_path: Path) -> None:
+    """The shipped sampling.toml sets ``temperature`` at the top level and in ``[self_tests]``
+    (a header followed by a comment): each is tuned on its own."""
+    text = (Path(__file__).parent.parent / SAMPLING).read_text()
+    top, table = load_space(TWO_TEMPERATURES)
+    assert read_value(text, top) == 0.8 and read_value(text, table) == 0.8
+    proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    files = {SAMPLING: text, SPACE_FILE: TWO_TEMPERATURES}
+    proposal = proposer.propose(Context("", "", files, {}, [], None, []))
+    edited = load_sampling_config(write(tmp_path / "sampling.toml", proposal.files[SAMPLING]))
+    assert (edited.temperature, edited.self_tests.temperature) == (0.2, 1.1)
+    assert edited.self_tests.top_p == edited.top_p == 0.95  # nothing else moved
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

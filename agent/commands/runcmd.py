@@ -12,6 +12,7 @@ from agent.loop import Loop, RunSpec, RunSummary
 from agent.proposal import Proposer
 from agent.search_proposer import SearchProposer
 from agent.settings import ProposerConfig, load_settings
+from harness.config import load_model
 from harness.home import ledger_path, winnow_home
 from ledger.store import Ledger
 
@@ -35,8 +36,9 @@ def run_loop(
 ) -> RunSummary:
     run_config, proposer_config = load_settings(config_path)
     overrides = {"kind": proposer, "model": model, "api_base": api_base}
-    proposer_config = ProposerConfig(
-        **(vars(proposer_config) | {k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    proposer_config = load_model(
+        proposer_config.model_dump() | given, ProposerConfig, "the command line", "proposer."
     )
     home = winnow_home()
     console = Console(stderr=True)

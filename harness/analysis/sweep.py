@@ -199,7 +199,7 @@ def run_sweep(spec: SweepSpec, config: RunConfig, progress: Progress | None = No
         raise InputError(f"--forecast-to {spec.forecast_to} is below the largest k {max(spec.ks)}")
     # The session checks the configured k against every pool; k = 1 fits any pool, and each
     # point draws its own subsets (harness.judge.design).
-    config = replace(config, eval=replace(config.eval, k=1))
+    config = config.with_eval(k=1)
     pools: list[PoolSweep] = []
     curves: dict[str, Curves] = {}
     warnings: list[str] = []

@@ -102,6 +102,11 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from harness.configmodel import ConfigModel, Strings
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")  # imported by the worker, beside it
@@ -115,19 +120,24 @@ class SandboxError(RuntimeError):
     """The sandbox could not be started at the level asked for."""
 
 
-@dataclass(frozen=True)
-class SandboxConfig:
-    level: str = "auto"  # auto | bwrap | process
-    workers: int = 0  # worker slots; 0 = one per CPU
-    memory_mb: int = 2048  # RLIMIT_AS per child
-    tmp_mb: int = 64  # size of the private /tmp (bwrap)
-    max_file_mb: int = 16  # RLIMIT_FSIZE
-    max_open_files: int = 256  # RLIMIT_NOFILE
-    max_procs: int = 64  # RLIMIT_NPROC (binds only under a non-root uid)
-    output_cap: int = 4096  # characters of a child's stdout/stderr kept
-    base_uid: int = 61000  # slot i runs as uid base_uid + i when started as root
+SandboxLevel = Literal["auto", "bwrap", "process"]  # auto: bwrap, else process (and say why)
+Size = Annotated[int, Field(ge=1)]
+
+
+class SandboxConfig(ConfigModel):
+    """The ``[sandbox]`` table of the run config."""
+
+    level: SandboxLevel = "auto"
+    workers: Annotated[int, Field(ge=0)] = 0  # worker slots; 0 = one per CPU
+    memory_mb: Size = 2048  # RLIMIT_AS per child
+    tmp_mb: Size = 64  # size of the private /tmp (bwrap)
+    max_file_mb: Size = 16  # RLIMIT_FSIZE
+    max_open_files: Size = 256  # RLIMIT_NOFILE
+    max_procs: Size = 64  # RLIMIT_NPROC (binds only under a non-root uid)
+    output_cap: Size = 4096  # characters of a child's stdout/stderr kept
+    base_uid: Annotated[int, Field(ge=0)] = 61000  # slot i runs as uid base_uid + i under root
     seccomp: bool = True
-    hide: tuple[str, ...] = ()  # extra paths never visible inside the sandbox
+    hide: Strings = ()  # extra paths never visible inside the sandbox
 
     def slots(self) -> int:
         return self.workers or os.cpu_count() or 1
@@ -423,8 +433,6 @@ class Sandbox:
 
     def __post_init__(self) -> None:
         wanted = self.config.level
-        if wanted not in ("auto", "bwrap", "process"):
-            raise SandboxError(f"unknown sandbox level {wanted!r}")
         self.level = "process" if wanted == "process" else "bwrap"
         if self.level == "bwrap" and not bwrap_available():
             if wanted == "bwrap":

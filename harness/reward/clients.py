@@ -113,7 +113,7 @@ def render(template: str, problem: Problem, candidate: Candidate) -> str:
 
 def api_key(config: ScorerConfig) -> str | None:
     """The key from the named environment variable (a missing variable is a config error)."""
-    if not config.api_key_env:
+    if config.api_key_env is None:
         return None
     key = os.environ.get(config.api_key_env)
     if key is None:
@@ -291,6 +291,7 @@ class RewardModelClient:
     def __init__(self, config: ScorerConfig):
         self.config = config
         self.template = load_template(config, "template")
+        assert config.api_base is not None  # ScorerConfig requires it for a reward_model
         self.url = config.api_base.rstrip("/") + (config.path or f"/{config.endpoint}")
         key = api_key(config)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -371,7 +372,9 @@ class RewardModelClient:
     def _values(self, data: Any, expected: int) -> list[float]:
         endpoint = self.config.endpoint
         if endpoint == "json":
-            return [_number(_at(data, self.config.json_path), self.config.json_path)]
+            path = self.config.json_path
+            assert path is not None  # ScorerConfig requires it for endpoint json
+            return [_number(_at(data, path), path)]
         rows = data.get("data") if isinstance(data, dict) else None
         if not isinstance(rows, list) or len(rows) != expected:
             raise Unusable(f"expected {expected} rows under 'data' from {self.url}")

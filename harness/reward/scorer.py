@@ -27,7 +27,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,9 @@ from harness.reward.clients import (
 SCORER_VERSION = 1  # bump when a change to scoring can change a score
 BACKOFF_MAX = 60.0  # seconds: the longest wait between two retries
 DOWN_AFTER = 5  # requests in a row still failing after their retries: the scorer is down
+# Keys hashed as "" when unset, as they were written before unset became None: the same
+# settings keep the same cache key, and so their cached scores.
+UNSET_AS_EMPTY = ("api_base", "path", "json_path")  # (templates are hashed by their text)
 
 
 @dataclass(frozen=True)
@@ -182,9 +185,11 @@ def _failed(batch: list[Pair], reason: str) -> list[ScoreResult]:
 
 def config_key(config: ScorerConfig) -> str:
     """Hash of what can change a score: not the limits, the batching or the key."""
-    settings = asdict(config)
+    settings = config.model_dump()
     for name in ("api_key_env", "batch_size", "concurrency", "retries", "backoff", "timeout"):
         settings.pop(name)
+    for name in UNSET_AS_EMPTY:
+        settings[name] = "" if settings[name] is None else settings[name]
     settings["template"] = load_template(config, "template")
     judge = config.kind == "judge"
     settings["grade_template"] = load_template(config, "grade_template") if judge else ""

@@ -1,4 +1,5 @@
-"""The sampling config (``experiments/sampling.toml``): validated into typed settings.
+"""The sampling config (``experiments/sampling.toml``): read by the one loader
+(``harness/config.py``) into :class:`SamplingConfig`.
 
 Every error names the file and the key, e.g. ``experiments/sampling.toml: key 'temperature'
 must be a number between 0 and 2``. Every key is documented in ``experiments/sampling.toml``.
@@ -13,18 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import jinja2
 import jinja2.meta
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
-from harness.errors import InputError
+from harness.config import load_model, read_toml
+from harness.configmodel import ConfigModel, NonEmptyStr, Strings, refuse
 
-BACKENDS = ("simulated", "openai", "vllm")
-ENDPOINTS = ("text", "chat")
 TEMPLATE_VARIABLES = frozenset({"prompt", "entry_point", "task_id"})
 CODET_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")  # Codex/CodeT stop sequences
 # Defaults of the chat endpoint, where a prompt is an instruction and no stop sequence applies.
@@ -64,45 +64,104 @@ class GenParams:
         }
 
 
-@dataclass(frozen=True)
-class SelfTestConfig:
+def _parses(template: str) -> str:
+    try:
+        parsed = jinja2.Environment().parse(template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise refuse(f"is not a valid jinja2 template ({exc.message})") from None
+    unknown = jinja2.meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES
+    if unknown:
+        allowed = ", ".join(sorted(TEMPLATE_VARIABLES))
+        raise refuse(f"uses unknown variable(s) {sorted(unknown)} (known: {allowed})")
+    return template
+
+
+Template = Annotated[str, Field(min_length=1), AfterValidator(_parses)]  # jinja2, known variables
+AtLeastOne = Annotated[int, Field(ge=1)]
+Temperature = Annotated[float, Field(ge=0, le=2)]
+TopP = Annotated[float, Field(gt=0, le=1)]
+
+
+class SelfTestConfig(ConfigModel):
     """Model-generated tests, CodeT-style: ``n`` samples per problem, asserts extracted."""
 
-    n: int = 10
-    template: str = (
+    n: Annotated[int, Field(ge=0, le=1000)] = 10
+    template: Template = (
         "{{ prompt }}    pass\n\n\n# check the correctness of {{ entry_point }}\nassert "
     )
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 300
-    stop: tuple[str, ...] = CODET_STOP
-    max_asserts: int = 5
+    temperature: Temperature = 0.8
+    top_p: TopP = 0.95
+    max_tokens: AtLeastOne = 300
+    stop: Strings = CODET_STOP
+    max_asserts: AtLeastOne = 5
 
 
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How a pool is sampled. ``path`` is where it was read from (for messages only)."""
+class VllmConfig(ConfigModel):
+    """The ``[vllm]`` table: for the vllm backend only."""
 
-    backend: str = "simulated"
-    model: str = "simulated"
-    api_base: str | None = None
-    api_key_env: str | None = None
-    endpoint: str = "text"
-    template: str = "{{ prompt }}"
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 300
-    n: int = 20
-    seed: int = 0
-    stop: tuple[str, ...] = CODET_STOP
-    params: float | None = None
-    concurrency: int = 8
-    retries: int = 5
-    backoff: float = 1.0
-    request_timeout: float = 600.0
-    self_tests: SelfTestConfig = field(default_factory=SelfTestConfig)
-    engine_args: dict[str, Any] = field(default_factory=dict)
-    path: str = field(default="", compare=False)
+    engine_args: dict[str, Any] = Field(default_factory=dict)  # extra vllm.LLM arguments
+
+
+class SamplingConfig(ConfigModel):
+    """How a pool is sampled. ``path`` is where it was read from (for messages only: two
+    configs with the same settings are equal wherever they were read from).
+
+    With ``endpoint = "chat"`` the defaults of ``template`` and ``stop``, and of the
+    ``[self_tests]`` ``template`` and ``stop``, are an instruction and no stop sequences.
+    """
+
+    backend: Literal["simulated", "openai", "vllm"] = "simulated"
+    model: NonEmptyStr = "simulated"
+    api_base: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    endpoint: Literal["text", "chat"] = "text"
+    template: Template = "{{ prompt }}"
+    temperature: Temperature = 0.8
+    top_p: TopP = 0.95
+    max_tokens: AtLeastOne = 300
+    n: Annotated[int, Field(ge=1, le=10000)] = 20
+    seed: Annotated[int, Field(ge=0)] = 0
+    stop: Strings = CODET_STOP
+    params: Annotated[float, Field(gt=0)] | None = None  # the model's parameter count
+    concurrency: Annotated[int, Field(ge=1, le=1024)] = 8
+    retries: Annotated[int, Field(ge=0, le=100)] = 5
+    backoff: Annotated[float, Field(ge=0, le=600)] = 1.0
+    request_timeout: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    self_tests: SelfTestConfig = Field(default_factory=SelfTestConfig)
+    vllm: VllmConfig = Field(default_factory=VllmConfig)
+    _path: str = PrivateAttr("")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chat_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("endpoint") != "chat":
+            return data
+        data = {"template": CHAT_TEMPLATE, "stop": (), **data}
+        tests = data.get("self_tests", {})
+        if isinstance(tests, dict):
+            data["self_tests"] = {"template": CHAT_TEST_TEMPLATE, "stop": (), **tests}
+        return data
+
+    @model_validator(mode="after")
+    def _remember_path(self, info: ValidationInfo) -> SamplingConfig:
+        path = (info.context or {}).get("path")
+        self._path = "" if path is None else str(path)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SamplingConfig):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # engine_args is a dict
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def engine_args(self) -> dict[str, Any]:
+        return self.vllm.engine_args
 
     @property
     def simulated(self) -> bool:
@@ -134,9 +193,10 @@ class SamplingConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Every setting, as plain JSON-able values (what the pool's meta records)."""
-        data = asdict(self)
-        data.pop("path")
+        """Every setting, as plain JSON-able values (what the pool's meta records): the
+        ``[vllm]`` table's ``engine_args`` at the top, as pools have always recorded it."""
+        data = self.model_dump(exclude={"vllm"})
+        data["engine_args"] = dict(self.vllm.engine_args)
         return data
 
     def key(self) -> str:
@@ -161,149 +221,14 @@ class SamplingConfig:
         return float(number) * (1e9 if unit in "bB" else 1e6), "model name"
 
 
-# -- validation -----------------------------------------------------------------------------------
-
-
-class _Reader:
-    """Pops checked keys off one TOML table; complains about what is left."""
-
-    def __init__(self, table: dict[str, Any], path: Path | str, prefix: str = ""):
-        self.table = dict(table)
-        self.path = path
-        self.prefix = prefix
-
-    def fail(self, key: str, message: str) -> InputError:
-        return InputError(f"key '{self.prefix}{key}' {message}", self.path)
-
-    def number(
-        self, key: str, default: float, low: float, high: float, low_open: bool = False
-    ) -> float:
-        value = self.table.pop(key, default)
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        ok = ok and (low < value if low_open else low <= value) and value <= high
-        if not ok:
-            span = f"between {low:g} and {high:g}"
-            if low_open:
-                span = f"above {low:g} and at most {high:g}"
-            raise self.fail(key, f"must be a number {span}")
-        return float(value)
-
-    def integer(self, key: str, default: int, low: int, high: int | None = None) -> int:
-        value = self.table.pop(key, default)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-        if not ok or (high is not None and value > high):
-            span = f"between {low} and {high}" if high is not None else f"of at least {low}"
-            raise self.fail(key, f"must be an integer {span}")
-        return int(value)
-
-    def choice(self, key: str, default: str, options: tuple[str, ...]) -> str:
-        value = self.table.pop(key, default)
-        if value not in options:
-            raise self.fail(key, f"must be one of {', '.join(repr(o) for o in options)}")
-        return str(value)
-
-    def text(self, key: str, default: str | None, pattern: str | None = None) -> str | None:
-        value = self.table.pop(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be a non-empty string")
-        if pattern is not None and not re.fullmatch(pattern, value):
-            raise self.fail(key, f"must match {pattern}")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.table.pop(key, list(default))
-        if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
-            raise self.fail(key, "must be a list of non-empty strings")
-        return tuple(value)
-
-    def template(self, key: str, default: str) -> str:
-        value = self.table.pop(key, default)
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, "must be a non-empty jinja2 template string")
-        try:
-            parsed = jinja2.Environment().parse(value)
-        except jinja2.TemplateSyntaxError as exc:
-            raise self.fail(key, f"is not a valid jinja2 template ({exc.message})") from None
-        unknown = jinja2.meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES
-        if unknown:
-            allowed = ", ".join(sorted(TEMPLATE_VARIABLES))
-            raise self.fail(key, f"uses unknown variable(s) {sorted(unknown)} (known: {allowed})")
-        return value
-
-    def table_of(self, key: str) -> dict[str, Any]:
-        value = self.table.pop(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be a table")
-        return value
-
-    def done(self) -> None:
-        if self.table:
-            raise self.fail(sorted(self.table)[0], "is not a known setting")
-
-
 def load_sampling_config(path: Path) -> SamplingConfig:
     """Read and validate a sampling config; errors name the file and the key."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML ({exc})", path) from None
-    return parse_sampling_config(data, path)
+    return parse_sampling_config(read_toml(path), path)
 
 
 def parse_sampling_config(data: dict[str, Any], path: Path | str) -> SamplingConfig:
     """Validate a parsed TOML table (see :func:`load_sampling_config`)."""
-    d = SamplingConfig()
-    r = _Reader(data, path)
-    endpoint = r.choice("endpoint", d.endpoint, ENDPOINTS)
-    chat = endpoint == "chat"
-    tests = _Reader(r.table_of("self_tests"), path, "self_tests.")
-    t = SelfTestConfig()
-    self_tests = SelfTestConfig(
-        n=tests.integer("n", t.n, 0, 1000),
-        template=tests.template("template", CHAT_TEST_TEMPLATE if chat else t.template),
-        temperature=tests.number("temperature", t.temperature, 0.0, 2.0),
-        top_p=tests.number("top_p", t.top_p, 0.0, 1.0, low_open=True),
-        max_tokens=tests.integer("max_tokens", t.max_tokens, 1),
-        stop=tests.strings("stop", () if chat else t.stop),
-        max_asserts=tests.integer("max_asserts", t.max_asserts, 1),
-    )
-    tests.done()
-    vllm = _Reader(r.table_of("vllm"), path, "vllm.")
-    engine_args = vllm.table_of("engine_args")
-    vllm.done()
-    params = r.table.pop("params", None)
-    if params is not None and (
-        not isinstance(params, int | float) or isinstance(params, bool) or params <= 0
-    ):
-        raise r.fail("params", "must be a positive number (the model's parameter count)")
-    config = SamplingConfig(
-        backend=r.choice("backend", d.backend, BACKENDS),
-        model=r.text("model", d.model) or d.model,
-        api_base=r.text("api_base", None, r"https?://\S+"),
-        api_key_env=r.text("api_key_env", None, r"[A-Za-z_][A-Za-z0-9_]*"),
-        endpoint=endpoint,
-        template=r.template("template", CHAT_TEMPLATE if chat else d.template),
-        temperature=r.number("temperature", d.temperature, 0.0, 2.0),
-        top_p=r.number("top_p", d.top_p, 0.0, 1.0, low_open=True),
-        max_tokens=r.integer("max_tokens", d.max_tokens, 1),
-        n=r.integer("n", d.n, 1, 10000),
-        seed=r.integer("seed", d.seed, 0),
-        stop=r.strings("stop", () if chat else d.stop),
-        params=None if params is None else float(params),
-        concurrency=r.integer("concurrency", d.concurrency, 1, 1024),
-        retries=r.integer("retries", d.retries, 0, 100),
-        backoff=r.number("backoff", d.backoff, 0.0, 600.0),
-        request_timeout=r.number("request_timeout", d.request_timeout, 0.0, 86400.0, True),
-        self_tests=self_tests,
-        engine_args=engine_args,
-        path=str(path),
-    )
-    r.done()
-    return config
+    return load_model(data, SamplingConfig, path)
 
 
 def render(template: str, prompt: str, entry_point: str, task_id: str) -> str:
