@@ -22,6 +22,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from harness.data.calls import literal_calls
 from harness.execution.executor import Executor
 
 MARK_OPEN, MARK_CLOSE = "<<winnow-value:", ":winnow-value>>"
@@ -72,39 +73,7 @@ class Output:
 
 def example_inputs(prompt: str, entry_point: str) -> list[ProbeInput]:
     """Calls of ``entry_point`` with literal arguments in the prompt, in order, distinct."""
-    found: dict[str, ProbeInput] = {}
-    for match in re.finditer(rf"(?<![\w.]){re.escape(entry_point)}\s*\(", prompt):
-        if prompt[max(0, match.start() - 4) : match.start()].endswith("def "):
-            continue
-        args = _balanced(prompt, match.end() - 1)
-        if args is None:
-            continue
-        try:
-            call = ast.parse(f"f({args})", mode="eval").body
-        except SyntaxError:
-            continue
-        assert isinstance(call, ast.Call)
-        try:
-            for arg in [*call.args, *(k.value for k in call.keywords)]:
-                ast.literal_eval(arg)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            continue
-        text = args.strip()
-        found.setdefault(text, ProbeInput(text, "example"))
-    return list(found.values())
-
-
-def _balanced(text: str, open_at: int) -> str | None:
-    """The text between the parenthesis at ``open_at`` and its match (one line's worth)."""
-    depth = 0
-    for i in range(open_at, min(len(text), open_at + 400)):
-        if text[i] in "([{":
-            depth += 1
-        elif text[i] in ")]}":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1 : i]
-    return None
+    return [ProbeInput(args, "example") for args in literal_calls(prompt, entry_point)]
 
 
 def parameter_families(prompt: str, entry_point: str) -> list[tuple[str, ...]]:
