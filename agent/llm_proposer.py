@@ -24,7 +24,7 @@ import tenacity
 
 from agent.proposal import Context, LLMCall, Proposal, ProposalFailed, ProposerDown
 from agent.settings import ProposerConfig
-from harness.reward.clients import is_transient
+from harness.llm import is_transient
 
 TEMPLATES = Path(__file__).with_name("templates")
 SYSTEM = "You are a careful ML research engineer. You answer with one JSON object."
