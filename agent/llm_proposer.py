@@ -4,28 +4,29 @@ Any provider litellm speaks to works: a local ``vllm serve`` or other OpenAI-com
 (``hosted_vllm/<model>`` or ``openai/<model>`` with ``api_base``), Ollama, or a hosted model by
 name. The prompt is rendered with jinja2 from ``agent/templates/propose.md.j2``.
 
-Transport errors and rate limits are retried with exponential backoff (tenacity); a provider that
-stays down raises :class:`ProposerDown` and the run ends cleanly. An answer that is not a usable
-proposal is recorded and asked again, a bounded number of times, then :class:`ProposalFailed`.
-Every call, failed ones included, is returned for the ledger with its tokens, cost and latency.
+The model is asked through ``harness/llm.py``: what it calls transient (rate limits, 5xx,
+transport errors, timeouts) is retried with exponential backoff; a provider that stays down, or
+refuses (a bad key, an unknown model: not retried), raises :class:`ProposerDown` and the run
+ends cleanly. An answer that is not a usable proposal is recorded and asked again, a bounded
+number of times, then :class:`ProposalFailed`. Every attempt, failed ones included, is returned
+for the ledger as a :class:`~harness.results.ModelCall` with its tokens, cost and latency.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import tenacity
 
-from agent.proposal import Context, LLMCall, Proposal, ProposalFailed, ProposerDown
+from agent.proposal import Context, Proposal, ProposalFailed, ProposerDown
 from agent.settings import ProposerConfig
-from harness.reward.clients import is_transient
+from harness import llm
+from harness.results import ModelCall, Purpose
 
+BACKOFF_MAX_S = 120.0  # the longest wait between two attempts, in seconds
 TEMPLATES = Path(__file__).with_name("templates")
 SYSTEM = "You are a careful ML research engineer. You answer with one JSON object."
 
@@ -78,23 +79,34 @@ class LLMProposer:
     name = "llm"
 
     def __init__(self, config: ProposerConfig):
+        """Raises InputError, before any request, when a named key variable is not set."""
         if config.model is None:
             raise ValueError("the LLM proposer needs a model")
         self.config = config
+        self.endpoint = llm.Endpoint(
+            config.model,
+            api_base=config.api_base or None,
+            api_key=llm.api_key(
+                config.api_key_env or None, config.api_base or None, "proposer.api_key_env"
+            ),
+            timeout=config.timeout,
+            input_usd_per_mtok=config.input_usd_per_mtok,
+            output_usd_per_mtok=config.output_usd_per_mtok,
+        )
 
     def propose(self, context: Context) -> Proposal:
         messages = [
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": render_prompt(context)},
         ]
-        calls: list[LLMCall] = []
+        calls: list[ModelCall] = []
         problems = []
         for _ in range(self.config.malformed_retries + 1):
             text = self._ask(messages, calls)
             try:
                 hypothesis, files = parse_answer(text)
             except Malformed as exc:
-                calls[-1].error = f"malformed answer: {exc}"
+                calls[-1] = calls[-1].model_copy(update={"error": f"malformed answer: {exc}"})
                 problems.append(str(exc))
                 continue
             return Proposal(hypothesis=hypothesis, files=files, proposer=self.name, calls=calls)
@@ -105,95 +117,30 @@ class LLMProposer:
     def tell(self, proposal: Proposal, value: float | None) -> None:
         """The LLM learns from the run summary in its next prompt, not from a callback."""
 
-    def _ask(self, messages: list[dict[str, Any]], calls: list[LLMCall]) -> str:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_transient),
-            wait=tenacity.wait_exponential(multiplier=self.config.backoff, max=120),
-            stop=tenacity.stop_after_attempt(self.config.retries + 1),
-            reraise=True,
-        )
+    def _ask(self, messages: list[dict[str, Any]], calls: list[ModelCall]) -> str:
+        """The answer's text; every attempt is appended to ``calls``."""
+        config = self.config
+        params = {"temperature": config.temperature, "max_tokens": config.max_tokens}
+
+        def attempt() -> llm.Answer:
+            try:
+                answer = llm.complete(
+                    self.endpoint, Purpose.PROPOSER, messages=messages, params=params
+                )
+            except llm.ModelError as failed:
+                calls.append(failed.call)
+                raise
+            calls.append(answer.call)
+            return answer
+
+        retrying = llm.retrying(config.retries, config.backoff, max_wait=BACKOFF_MAX_S)
         try:
-            return retrying(self._call, messages, calls)
-        except Exception as exc:
-            if is_transient(exc):
+            return retrying(attempt).text
+        except llm.ModelError as failed:
+            if failed.transient:
                 raise ProposerDown(
-                    f"the proposer's provider failed {self.config.retries + 1} times: "
-                    f"{type(exc).__name__}: {str(exc)[:200]}",
+                    f"the proposer's provider failed {config.retries + 1} times: "
+                    f"{str(failed)[:240]}",
                     calls,
                 ) from None
-            raise ProposerDown(
-                f"the proposer call failed: {type(exc).__name__}: {str(exc)[:200]}", calls
-            ) from None
-
-    def _call(self, messages: list[dict[str, Any]], calls: list[LLMCall]) -> str:
-        # Imported here: litellm takes seconds to import and is only needed when an LLM is used.
-        import litellm
-
-        litellm.suppress_debug_info = True  # its banners would drown the loop's own output
-        config = self.config
-        assert config.model is not None  # checked in __init__
-        started = time.monotonic()
-        kwargs: dict[str, Any] = {
-            "model": config.model,
-            "messages": messages,
-            "temperature": config.temperature,
-            "max_tokens": config.max_tokens,
-            "timeout": config.timeout,
-            "num_retries": 0,  # retries are ours (tenacity), so every attempt is recorded
-            "max_retries": 0,  # ... and not the OpenAI client's hidden ones
-        }
-        if config.api_base is not None:
-            kwargs["api_base"] = config.api_base
-        if config.api_key_env is not None:
-            kwargs["api_key"] = os.environ.get(config.api_key_env, "")
-        elif config.api_base is not None:
-            kwargs["api_key"] = "EMPTY"  # a local server (vllm serve, llama.cpp) needs no key
-        try:
-            response = litellm.completion(**kwargs)
-        except Exception as exc:
-            calls.append(
-                LLMCall(
-                    config.model,
-                    messages,
-                    None,
-                    None,
-                    None,
-                    None,
-                    time.monotonic() - started,
-                    f"{type(exc).__name__}: {exc}"[:500],
-                )
-            )
-            raise
-        text = response.choices[0].message.content or ""
-        usage = getattr(response, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", None)
-        completion_tokens = getattr(usage, "completion_tokens", None)
-        calls.append(
-            LLMCall(
-                model=config.model,
-                messages=messages,
-                response=text,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cost_usd=self._cost(response, prompt_tokens, completion_tokens),
-                latency_s=time.monotonic() - started,
-            )
-        )
-        return text
-
-    def _cost(
-        self, response: Any, prompt_tokens: int | None, completion_tokens: int | None
-    ) -> float | None:
-        """The call's price: litellm's table, else the configured prices, else unknown (None)."""
-        import litellm
-
-        try:
-            return float(litellm.completion_cost(completion_response=response))
-        except Exception:  # litellm raises for models it has no price for
-            pass
-        per_input, per_output = self.config.input_usd_per_mtok, self.config.output_usd_per_mtok
-        if per_input is None or per_output is None:
-            return None
-        if prompt_tokens is None or completion_tokens is None:
-            return None
-        return (prompt_tokens * per_input + completion_tokens * per_output) / 1e6
+            raise ProposerDown(f"the proposer call failed: {str(failed)[:240]}", calls) from None

@@ -33,7 +33,6 @@ from agent.pages.sweeppage import sweep_for_run
 from agent.poolsource import PoolSource, sampling_cost
 from agent.proposal import (
     Context,
-    LLMCall,
     NothingNew,
     Proposal,
     ProposalFailed,
@@ -53,7 +52,7 @@ from harness.errors import InputError
 from harness.execution.sandbox import SandboxError
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.judge.significance import Decision, decide
-from harness.results import EvalResult
+from harness.results import EvalResult, ModelCall
 from ledger.errors import LedgerError
 from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
@@ -370,7 +369,7 @@ class Loop:
         number: int,
         hypothesis: str,
         diff: str,
-        calls: list[LLMCall],
+        calls: list[ModelCall],
         reason: str,
         proposer: str,
     ) -> Incumbent:
@@ -556,7 +555,7 @@ class Loop:
         self._finish_experiment(exp, "interrupted", reason, self.branch.kept_ref(number), None)
         self.branch.reset(parent)
 
-    def _record_calls(self, calls: list[LLMCall], exp: int | None) -> None:
+    def _record_calls(self, calls: list[ModelCall], exp: int | None) -> None:
         for call in calls:
             if call.cost_usd is None and call.error is None:
                 self.unpriced = call.model
@@ -573,7 +572,7 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def _cost(calls: list[LLMCall]) -> float | None:
+def _cost(calls: list[ModelCall]) -> float | None:
     """The calls' total cost; None when any call could not be priced (never guessed as 0)."""
     if not calls:
         return 0.0

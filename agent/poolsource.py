@@ -9,16 +9,15 @@ the ledger.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.branch import ResearchBranch
-from agent.proposal import LLMCall
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.judge.evaluate import Session
+from harness.results import ModelCall
 
 SAMPLING = "experiments/sampling.toml"
 
@@ -29,7 +28,7 @@ class PoolSource:
     replay: str | None
     home: Path
     pools: dict[str, Pool] = field(default_factory=dict)
-    pending_calls: list[LLMCall] = field(default_factory=list)
+    pending_calls: list[ModelCall] = field(default_factory=list)
     recorded: set[str] = field(default_factory=set)
 
     def pool_for(self, branch: ResearchBranch, session: Session) -> Pool:
@@ -51,10 +50,10 @@ class PoolSource:
                     suite, config, limit=None, cache=session.cache_path, sandbox=session.sandbox
                 )
             except SamplingError as failed:
-                self.pending_calls += [_call(c) for c in failed.calls]
+                self.pending_calls += failed.calls
                 raise
             self.pools[key] = result.pool
-            self.pending_calls += [_call(c) for c in result.calls]
+            self.pending_calls += result.calls
         return self.pools[key]
 
     def flush(self, ledger: Any, run_id: int, experiment_id: int | None) -> None:
@@ -64,7 +63,7 @@ class PoolSource:
                 self.record(ledger, pool, None)
                 self.recorded.add(pool.id)
         for call in self.pending_calls:
-            ledger.record_call(run_id, experiment_id, call, purpose="sampler")
+            ledger.record_call(run_id, experiment_id, call)
         self.pending_calls.clear()
 
     def record(self, ledger: Any, pool: Pool, counts: dict[str, tuple[int, int]] | None) -> None:
@@ -94,27 +93,3 @@ def sampling_cost(pool: Pool, k: int) -> float | None:
     samples = max(sum(len(v) for v in pool.samples.values()), 1)
     per_candidate = compute["candidates"]["generated"] / samples
     return k * per_candidate + compute["self_tests"]["generated"] / problems
-
-
-def _call(record: Any) -> LLMCall:
-    """A sampling call record as the ledger takes it."""
-    if isinstance(record, LLMCall):
-        return record
-    data = record if isinstance(record, dict) else vars(record)
-    return LLMCall(
-        model=str(data.get("model", "")),
-        messages=list(data.get("messages") or [{"role": "user", "content": data.get("prompt")}]),
-        response=_text(data.get("response")),
-        prompt_tokens=data.get("prompt_tokens"),
-        completion_tokens=data.get("completion_tokens"),
-        cost_usd=data.get("cost_usd"),
-        latency_s=float(data.get("latency_s") or 0.0),
-        error=data.get("error"),
-    )
-
-
-def _text(response: Any) -> str | None:
-    """A response as one string: a sampling call returns several completions."""
-    if response is None or isinstance(response, str):
-        return response
-    return json.dumps(response)

@@ -11,21 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
+from harness.results import ModelCall
+
 EXPERIMENTS = "experiments"
-
-
-@dataclass
-class LLMCall:
-    """One call to a model, as the ledger records it (cost None when it could not be priced)."""
-
-    model: str
-    messages: list[dict[str, Any]]
-    response: str | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cost_usd: float | None
-    latency_s: float
-    error: str | None = None
 
 
 @dataclass
@@ -33,14 +21,14 @@ class Proposal:
     hypothesis: str
     files: dict[str, str]  # path relative to the repository -> full new contents
     proposer: str
-    calls: list[LLMCall] = field(default_factory=list)
+    calls: list[ModelCall] = field(default_factory=list)
     trial: int | None = None  # the search proposer's trial number
 
 
 class ProposalFailed(RuntimeError):
     """The proposer answered, but never with a usable proposal (after its retries)."""
 
-    def __init__(self, reason: str, calls: list[LLMCall]):
+    def __init__(self, reason: str, calls: list[ModelCall]):
         super().__init__(reason)
         self.calls = calls
 
@@ -48,7 +36,7 @@ class ProposalFailed(RuntimeError):
 class ProposerDown(RuntimeError):
     """The proposer's provider stayed unreachable after retries: the run ends cleanly."""
 
-    def __init__(self, reason: str, calls: list[LLMCall]):
+    def __init__(self, reason: str, calls: list[ModelCall]):
         super().__init__(reason)
         self.calls = calls
 

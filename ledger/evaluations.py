@@ -30,7 +30,7 @@ def insert_evaluation(
     """Write one evaluation and its children in the caller's transaction; return its id.
 
     The scorer's model calls (``llm_calls``, present with ``to_json(calls=True)``) go to the
-    ``llm_calls`` table with purpose ``scorer``.
+    ``llm_calls`` table with their purpose (``scorer``).
     """
     evaluation, children = evaluation_rows(experiment_id, data, arm)
     calls = _call_rows(run_id, experiment_id, data.get("llm_calls") or [])
@@ -130,7 +130,7 @@ def _call_rows(run_id: int, experiment_id: int, calls: list[Any]) -> list[dict[s
             {
                 "run_id": run_id,
                 "experiment_id": experiment_id,
-                "purpose": "scorer",
+                "purpose": _need(call, "purpose", str, where),
                 "model": _need(call, "model", str, where),
                 "messages_json": json.dumps(_need(call, "messages", list, where)),
                 "response": _maybe(call, "response", str, where),

@@ -48,7 +48,11 @@ from ledger.views import ExperimentView, RunView, experiment_views, run_view, wr
 
 
 class ModelCall(Protocol):
-    """What a model call carries into the ledger (the agent's and the harness's call records)."""
+    """What a model call carries into the ledger (``harness.results.ModelCall``, read here
+    through its fields: the ledger imports no ``harness`` module for it)."""
+
+    @property
+    def purpose(self) -> str: ...
 
     @property
     def model(self) -> str: ...
@@ -57,7 +61,7 @@ class ModelCall(Protocol):
     def messages(self) -> list[Any]: ...
 
     @property
-    def response(self) -> str | None: ...
+    def response(self) -> str | list[str] | None: ...
 
     @property
     def prompt_tokens(self) -> int | None: ...
@@ -354,62 +358,33 @@ class Ledger:
 
     # -- calls, pools, money ------------------------------------------------------------------
 
-    def record_llm_call(
-        self,
-        run_id: int,
-        experiment_id: int | None,
-        model: str,
-        messages: list[Any],
-        response: str | None,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-        cost_usd: float | None,
-        latency_s: float | None,
-        error: str | None,
-        purpose: str = "proposer",
-    ) -> int:
-        """Record one model call, failed or not (None where the value is unknown).
+    def record_call(self, run_id: int, experiment_id: int | None, call: ModelCall) -> int:
+        """Record one model call, failed or not (None where a value is unknown).
 
-        ``purpose`` says who asked: ``proposer`` (the research agent), ``sampler`` or ``scorer``.
+        Its ``purpose`` says who asked: ``proposer`` (the research agent), ``sampler`` or
+        ``scorer``. Several completions (a list) are stored as a JSON list, one text as itself.
         """
+        response = call.response
         with self.write() as session:
             _get(session, Run, run_id, "run")
-            call = LlmCall(
+            row = LlmCall(
                 run_id=run_id,
                 experiment_id=experiment_id,
-                purpose=purpose,
-                model=model,
-                messages_json=_dumps(messages, "messages"),
-                response=response,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cost_usd=cost_usd,
-                latency_s=latency_s,
-                error=error,
+                purpose=str(call.purpose),
+                model=call.model,
+                messages_json=_dumps(call.messages, "messages"),
+                response=json.dumps(response) if isinstance(response, list) else response,
+                prompt_tokens=call.prompt_tokens,
+                completion_tokens=call.completion_tokens,
+                cost_usd=call.cost_usd,
+                latency_s=call.latency_s,
+                error=call.error,
                 created_at=utc_now(),
             )
-            session.add(call)
+            session.add(row)
             session.flush()
-            assert call.id is not None
-            return call.id
-
-    def record_call(
-        self, run_id: int, experiment_id: int | None, call: ModelCall, purpose: str = "proposer"
-    ) -> int:
-        """Record a model call object (the proposer's, a sampler's or a scorer's)."""
-        return self.record_llm_call(
-            run_id,
-            experiment_id,
-            call.model,
-            call.messages,
-            call.response,
-            call.prompt_tokens,
-            call.completion_tokens,
-            call.cost_usd,
-            call.latency_s,
-            call.error,
-            purpose=purpose,
-        )
+            assert row.id is not None
+            return row.id
 
     def record_pool(
         self,

@@ -21,6 +21,7 @@ from harness.config import load_config
 from harness.data.jsonl import read_jsonl
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.judge.significance import decide
+from harness.results import ModelCall, Purpose
 from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
 
@@ -108,10 +109,10 @@ def record_run(path: Path, tag: str = "overnight", simulated: bool = False) -> L
             f"--- a/experiments/selector.py\n+++ b/experiments/selector.py\n@@\n-# was\n+# {name}\n"
         )
         exp = ledger.start_experiment(run, number, f"parent{number:02d}", hypothesis, diff, "llm")
-        ledger.record_llm_call(
-            run, exp, "gpt-test", [{"role": "user", "content": hypothesis}], diff, 900 + number,
-            120, 0.0125 * number, 1.5, None,
-        )  # fmt: skip
+        ledger.record_call(run, exp, proposer_call(
+            "gpt-test", [{"role": "user", "content": hypothesis}], diff, 900 + number, 120,
+            0.0125 * number, 1.5, None,
+        ))  # fmt: skip
         dev = results[(name, "dev")]
         ledger.record_evaluation(exp, dev)
         if not dev["valid"]:
@@ -135,13 +136,39 @@ def record_run(path: Path, tag: str = "overnight", simulated: bool = False) -> L
     crashed = ledger.start_experiment(
         run, 5, "parent05", "import numpy for speed", "+import numpy\n", "llm"
     )
-    ledger.record_llm_call(run, crashed, "gpt-test", [{"role": "user", "content": "x"}], None,
-                           None, None, None, 30.0, "Timeout: no answer in 30 s")  # fmt: skip
+    ledger.record_call(run, crashed, proposer_call(
+        "gpt-test", [{"role": "user", "content": "x"}], None, None, None, None, 30.0,
+        "Timeout: no answer in 30 s",
+    ))  # fmt: skip
     ledger.finish_experiment(
         crashed, "crashed", "the selector did not import: SyntaxError", None, None
     )
     start_dead_writer(path, run, 6)
     return ledger
+
+
+def proposer_call(
+    model: str,
+    messages: list[dict[str, Any]],
+    response: str | None,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    cost_usd: float | None,
+    latency_s: float,
+    error: str | None,
+) -> ModelCall:
+    """A proposer's call record, as the loop hands it to the ledger."""
+    return ModelCall(
+        purpose=Purpose.PROPOSER,
+        model=model,
+        messages=messages,
+        response=response,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost_usd,
+        latency_s=latency_s,
+        error=error,
+    )
 
 
 def start_dead_writer(path: Path, run_id: int, number: int) -> None:

@@ -4,7 +4,8 @@
 - ``harness/`` never imports ``agent/`` or ``ledger/``; ``ledger/`` never imports ``agent/``;
   of ``harness/``, the ledger imports only the bottom layer (the typed results and metrics);
 - the selector API (``harness/api.py``) and the typed results (``harness/results.py``) import
-  nothing internal.
+  nothing internal;
+- ``harness/llm.py`` is the only module that imports litellm (one way to talk to a model).
 
 The analysis is tested on a copy of the tree with a cycle introduced on purpose.
 """
@@ -119,6 +120,37 @@ def test_imports_follow_the_layers() -> None:
     assert violations(graph) == []
     assert graph["harness.api"] == set()
     assert graph["harness.results"] == set()
+
+
+def litellm_importers(root: Path) -> list[str]:
+    """The modules of the package that import litellm (top level or inside a function)."""
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                if any(name.split(".")[0] == "litellm" for name in names):
+                    found.append(module_name(root, path))
+                    break
+    return sorted(found)
+
+
+def test_only_harness_llm_imports_litellm() -> None:
+    assert litellm_importers(ROOT) == ["harness.llm"]
+
+
+def test_a_second_litellm_importer_is_found(tmp_path: Path) -> None:
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package)
+    sneaky = tmp_path / "agent" / "llm_proposer.py"
+    sneaky.write_text(
+        sneaky.read_text() + "\n\ndef _direct():\n    from litellm import completion\n"
+    )
+    assert litellm_importers(tmp_path) == ["agent.llm_proposer", "harness.llm"]
 
 
 def test_a_cycle_introduced_on_purpose_is_found(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from agent.llm_proposer import LLMProposer
 from agent.loop import RunSpec
 from agent.search_proposer import load_space
 from agent.settings import ProposerConfig, load_settings
+from harness import llm
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.reward.scorer import config_key
@@ -173,13 +174,13 @@ def test_an_unpriced_model_costs_none_not_a_negative_number() -> None:
     """litellm has no price for this model: the configured prices decide, and without them the
     cost is unknown."""
     unpriced = LLMProposer(ProposerConfig(model="openai/no-such-model"))
-    assert unpriced._cost(None, 1000, 1000) is None
+    assert llm.price(None, 1000, 1000, unpriced.endpoint) is None
     priced = LLMProposer(
         ProposerConfig(
             model="openai/no-such-model", input_usd_per_mtok=1.0, output_usd_per_mtok=2.0
         )
     )
-    assert priced._cost(None, 1_000_000, 500_000) == pytest.approx(2.0)
+    assert llm.price(None, 1_000_000, 500_000, priced.endpoint) == pytest.approx(2.0)
 
 
 def test_the_sampling_cache_key_is_pinned(tmp_path: Path) -> None:

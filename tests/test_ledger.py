@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledgerkit import ROOT, evaluations
+from ledgerkit import ROOT, evaluations, proposer_call
 
 from ledger.errors import LedgerError
 from ledger.store import Ledger
@@ -146,17 +146,19 @@ def test_a_bad_evaluation_names_the_key_and_writes_nothing(
 def test_scorer_calls_in_an_evaluation_are_recorded_as_llm_calls(tmp_path: Path) -> None:
     result = copy.deepcopy(evaluations()[("codet", "dev")])
     result["llm_calls"] = [
-        {"model": "judge", "messages": [{"role": "user", "content": "ok?"}], "response": "yes",
-         "prompt_tokens": 10, "completion_tokens": 1, "cost_usd": None, "latency_s": 0.2,
-         "error": None},
+        {"purpose": "scorer", "model": "judge", "messages": [{"role": "user", "content": "ok?"}],
+         "response": "yes", "prompt_tokens": 10, "completion_tokens": 1, "cost_usd": None,
+         "latency_s": 0.2, "error": None},
     ]  # fmt: skip
     db = tmp_path / "l.sqlite"
     with Ledger.open(db) as ledger:
         run = new_run(ledger)
         exp = ledger.start_experiment(run, 1, "p", "h", DIFF, "llm")
         ledger.record_evaluation(exp, result)
-        ledger.record_llm_call(run, exp, "gpt", [], "a diff", 100, 20, 0.5, 3.0, None)
-        ledger.record_llm_call(run, None, "gpt", [], None, None, None, None, 30.0, "timeout")
+        ledger.record_call(run, exp, proposer_call("gpt", [], "a diff", 100, 20, 0.5, 3.0, None))
+        ledger.record_call(
+            run, None, proposer_call("gpt", [], None, None, None, None, 30.0, "timeout")
+        )
         assert ledger.spent(run) == 0.5
     assert rows(db, "SELECT purpose, cost_usd, error FROM llm_calls ORDER BY id") == [
         ("scorer", None, None),

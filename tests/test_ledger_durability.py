@@ -20,6 +20,7 @@ from ledger.store import Ledger
 
 WRITER = """
 import json, sys
+from harness.results import ModelCall, Purpose
 from ledger.store import Ledger
 path, tag, count, result = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.load(open(sys.argv[4]))
 with Ledger.open(path) as ledger:
@@ -27,7 +28,10 @@ with Ledger.open(path) as ledger:
     for number in range(1, count + 1):
         exp = ledger.start_experiment(run, number, "p", f"{tag} {number}", "+x\\n", "optuna")
         ledger.record_evaluation(exp, result)
-        ledger.record_llm_call(run, exp, "m", [], "r", 1, 1, 0.001, 0.1, None)
+        ledger.record_call(run, exp, ModelCall(
+            purpose=Purpose.PROPOSER, model="m", messages=[], response="r", prompt_tokens=1,
+            completion_tokens=1, cost_usd=0.001, latency_s=0.1,
+        ))
         ledger.finish_experiment(exp, "discarded", "no", f"c{number}", 0.001)
         print(number, flush=True)
     ledger.finish_run(run, "finished", "done")

@@ -140,6 +140,28 @@ def test_provider_down_ends_the_run_cleanly(research, tmp_path: Path) -> None:
     assert len(server.requests) == 3  # one call and two retries, all recorded
 
 
+def test_an_unset_key_variable_stops_the_run_before_it_starts(
+    research, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, suite, pool, home = research
+    monkeypatch.delenv("WINNOW_TEST_NO_SUCH_KEY", raising=False)
+    with FakeServer(scripted([error(500, "never asked")])) as server:
+        config = write_config(
+            tmp_path / "run.toml", server.url, api_key_env="WINNOW_TEST_NO_SUCH_KEY"
+        )
+        code, out = finish(
+            winnow(
+                run_args("nokey", suite, pool, "--config", str(config)),
+                Path(repo.working_tree_dir),
+                home,
+            )
+        )
+        assert server.requests == []
+    assert code == 2 and "WINNOW_TEST_NO_SUCH_KEY is not set" in out, out
+    with Ledger.open(home / "ledger.sqlite") as ledger:
+        assert ledger.runs() == []  # nothing was started
+
+
 def test_max_cost_stops_the_run(research, tmp_path: Path) -> None:
     repo, suite, pool, home = research
     root = Path(repo.working_tree_dir)

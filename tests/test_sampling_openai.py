@@ -16,6 +16,7 @@ from serverkit import FakeServer, Reply, chat_completion, error, text_completion
 
 from harness.data.suites import load_suite
 from harness.errors import InputError
+from harness.results import Purpose
 from harness.sampling import SamplingError, sample_pool
 from harness.sampling.config import parse_sampling_config
 
@@ -115,10 +116,15 @@ def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
 
     assert len(result.calls) == 4 and not again.calls
     call = result.calls[0]
-    assert call.backend == "openai" and call.error is None and call.attempts == 1
+    assert call.purpose == Purpose.SAMPLER and call.error is None and call.attempts == 1
     assert call.params["stop"] == ["\nclass", "\ndef", "\n#", "\nif"] and call.params["n"] == 3
-    assert call.prompt is not None and call.prompt.startswith("def add")
-    assert len(call.response) == 3 and call.latency_s is not None and call.prompt_tokens == 10
+    assert call.messages[0]["content"].startswith("def add")  # the text prompt, as sent
+    assert (
+        isinstance(call.response, list)
+        and len(call.response) == 3
+        and call.latency_s is not None
+        and call.prompt_tokens == 10
+    )
     assert call.cost_usd is None  # a local model has no price
     index = json.loads((tmp_path / "sampling" / f"{result.config_key}.json").read_text())
     assert index["pool"] == pool.id

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from harness.data.suites import load_suite
+from harness.results import Purpose
 from harness.sampling import sample_pool
 from harness.sampling.config import parse_sampling_config
 
@@ -103,7 +104,7 @@ def settings(**extra: object) -> dict[str, object]:
     return base
 
 
-def check_pool(result, calls_backend: str) -> None:
+def check_pool(result, backend: str) -> None:
     pool = result.pool
     assert sorted(pool.samples) == ["tiny/add", "tiny/maxof"]
     for samples in pool.samples.values():
@@ -118,7 +119,8 @@ def check_pool(result, calls_backend: str) -> None:
         s.num_tokens for v in pool.samples.values() for s in v
     )
     assert compute.self_tests.generated > 0 and not compute.estimated_tokens
-    assert len(result.calls) == 4 and all(c.backend == calls_backend for c in result.calls)
+    assert pool.meta["backend"] == backend and len(result.calls) == 4
+    assert all(c.purpose == Purpose.SAMPLER and c.model == pool.meta["model"] for c in result.calls)
     assert all(c.error is None and len(c.response) == 3 for c in result.calls[:2])
     assert not pool.simulated
 

@@ -18,9 +18,13 @@ from ledger.store import Ledger
 
 
 def make_proposer_factory(config: ProposerConfig, home: Path, tag: str, seed: int):
+    # Built now, not when the loop asks: a key variable that is not set stops the command
+    # before anything is recorded.
+    llm = LLMProposer(config) if config.resolved_kind() == "llm" else None
+
     def make(branch: ResearchBranch) -> Proposer:
-        if config.resolved_kind() == "llm":
-            return LLMProposer(config)
+        if llm is not None:
+            return llm
         return SearchProposer(home / "optuna" / f"{branch.path.name}.sqlite", tag, seed)
 
     return make

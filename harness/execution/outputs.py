@@ -47,7 +47,9 @@ def __winnow_canon(value, depth=0):
         return repr(value)
     if kind is list or kind is tuple:
         inner = ', '.join(__winnow_canon(v, depth + 1) for v in value)
-        return '[' + inner + ']' if kind is list else '(' + inner + (',)' if len(value) == 1 else ')')
+        if kind is list:
+            return '[' + inner + ']'
+        return '(' + inner + (',)' if len(value) == 1 else ')')
     if kind is set or kind is frozenset:
         if not value:
             return 'set()'

@@ -1,10 +1,12 @@
-"""The two scorer clients: an LLM judge (through litellm) and a reward model (over HTTP).
+"""The two scorer clients: an LLM judge (through ``harness/llm.py``) and a reward model (plain
+HTTP).
 
 A client turns a batch of (problem, candidate) pairs into one :class:`Measured` score each, or
-raises: :class:`Transient` for what a retry may cure (429, 5xx, a transport error or timeout),
-:class:`Unusable` for an answer without a usable score, :class:`Refused` for any other error.
-It never returns a default. Every request it makes, failed ones included, is handed to
-``record`` as a :class:`ModelCall` for the ledger. Retries, batching, concurrency and the cache
+raises: :class:`Transient` for what a retry may cure (``harness/llm.py``'s rule, one for both:
+408, 429, a 5xx, a transport error or timeout), :class:`Unusable` for an answer without a usable
+score, :class:`Refused` for any other error. It never returns a default. Every request it makes,
+failed ones included, is handed to ``record`` as a :class:`ModelCall` for the ledger, its error
+kept whole. Retries, batching, concurrency and the cache
 are the caller's (``harness/reward/scorer.py``).
 
 **judge**: the prompt (jinja2, ``harness/reward/templates/judge.j2`` unless configured) asks whether
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 import httpx
 import jinja2
 
+from harness import llm
 from harness.api import Candidate, Problem
 from harness.config import ScorerConfig
 from harness.errors import InputError
@@ -50,6 +52,7 @@ DEFAULT_TEMPLATES = {
     ("reward_model", "template"): "reward_user.j2",
 }
 GRADE = re.compile(r"(?<![\d.])(10|[0-9])(?![\d])")  # a grade from 0 to 10, not part of 7.5
+SHOWN = 500  # characters of an error a failed score carries (its ModelCall keeps it whole)
 NOISE = " \t\n▁Ġ.,:;!*\"'`()"  # stripped from a token before comparing it with yes/no
 
 
@@ -111,18 +114,6 @@ def render(template: str, problem: Problem, candidate: Candidate) -> str:
     )
 
 
-def api_key(config: ScorerConfig) -> str | None:
-    """The key from the named environment variable (a missing variable is a config error)."""
-    if config.api_key_env is None:
-        return None
-    key = os.environ.get(config.api_key_env)
-    if key is None:
-        raise InputError(
-            f"key scorer.api_key_env: the environment variable {config.api_key_env} is not set"
-        )
-    return key
-
-
 def make_client(config: ScorerConfig) -> Client:
     return JudgeClient(config) if config.kind == "judge" else RewardModelClient(config)
 
@@ -152,23 +143,6 @@ def parse_grade(text: str) -> float | None:
     return None if match is None else int(match.group(1)) / 10.0
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether a litellm error is one a retry may cure: rate limit, 5xx, transport, timeout."""
-    # Imported here: litellm takes seconds to import and is only needed when a judge is used.
-    import litellm
-
-    kinds = (
-        litellm.RateLimitError,
-        litellm.APIConnectionError,
-        litellm.Timeout,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-        litellm.BadGatewayError,
-    )
-    status = getattr(exc, "status_code", None)
-    return isinstance(exc, kinds) or (isinstance(status, int) and (status == 429 or status >= 500))
-
-
 class JudgeClient:
     """Any chat model litellm speaks to, asked yes or no (see the module docstring)."""
 
@@ -178,7 +152,15 @@ class JudgeClient:
         self.config = config
         self.template = load_template(config, "template")
         self.grade_template = load_template(config, "grade_template")
-        self.key = api_key(config)
+        self.endpoint = llm.Endpoint(
+            config.model,
+            api_base=config.api_base or None,
+            api_key=llm.api_key(
+                config.api_key_env or None, config.api_base or None, "scorer.api_key_env"
+            ),
+            timeout=config.timeout,
+            drop_params=True,  # a provider without logprobs answers without them
+        )
         self.no_logprobs = config.method == "grade"  # set once the provider gave none
 
     def score(self, batch: list[Pair], record: Record) -> list[Measured]:
@@ -187,7 +169,7 @@ class JudgeClient:
     def _one(self, problem: Problem, candidate: Candidate, record: Record) -> Measured:
         if not self.no_logprobs:
             prompt = render(self.template, problem, candidate)
-            response, tokens = self._ask(prompt, record, logprobs=True)
+            response, tokens = self._ask(prompt, problem.task_id, record, logprobs=True)
             content = _field(_field(response.choices[0], "logprobs") or {}, "content")
             if content:
                 value = p_yes(content)
@@ -202,87 +184,40 @@ class JudgeClient:
                 raise Unusable("the provider returned no logprobs (scorer.method = 'logprobs')")
             self.no_logprobs = True  # a provider without logprobs: grade from now on
         prompt = render(self.grade_template, problem, candidate)
-        response, tokens = self._ask(prompt, record, logprobs=False)
+        response, tokens = self._ask(prompt, problem.task_id, record, logprobs=False)
         text = str(_field(response.choices[0].message, "content") or "")
         value = parse_grade(text)
         if value is None:
             raise Unusable(f"the judge's grade holds no number from 0 to 10: {text[:80]!r}")
         return Measured(value, "grade", tokens)
 
-    def _ask(self, prompt: str, record: Record, logprobs: bool) -> tuple[Any, int | None]:
-        # Imported here: litellm takes seconds to import and is only needed when a judge is used.
-        import litellm
-
-        litellm.suppress_debug_info = True  # else it prints help banners on every error
+    def _ask(
+        self, prompt: str, task_id: str, record: Record, logprobs: bool
+    ) -> tuple[Any, int | None]:
         config = self.config
-        messages = [{"role": "user", "content": prompt}]
-        kwargs: dict[str, Any] = {
-            "model": config.model,
-            "messages": messages,
-            "temperature": 0.0,
-            "max_tokens": config.max_tokens,
-            "timeout": config.timeout,
-            "num_retries": 0,  # retries are the caller's (tenacity), counted and recorded
-            "max_retries": 0,
-            "drop_params": True,  # a provider without logprobs answers without them
-        }
+        params: dict[str, Any] = {"temperature": 0.0, "max_tokens": config.max_tokens}
         if logprobs:
-            kwargs.update(logprobs=True, top_logprobs=config.top_logprobs)
-        if config.api_base:
-            kwargs["api_base"] = config.api_base
-        if self.key is not None:
-            kwargs["api_key"] = self.key
-        elif config.api_base:
-            kwargs["api_key"] = "EMPTY"  # a local server (vllm serve, Ollama) needs no key
-        started = time.monotonic()
+            params.update(logprobs=True, top_logprobs=config.top_logprobs)
         try:
-            response = litellm.completion(**kwargs)
-        except Exception as exc:  # every provider error is recorded, then classified
-            message = f"{type(exc).__name__}: {exc}"[:500]
-            record(
-                ModelCall(
-                    purpose=Purpose.SCORER,
-                    model=config.model,
-                    messages=messages,
-                    response=None,
-                    prompt_tokens=None,
-                    completion_tokens=None,
-                    cost_usd=None,
-                    latency_s=time.monotonic() - started,
-                    error=message,
-                )
+            answer = llm.complete(
+                self.endpoint,
+                Purpose.SCORER,
+                messages=[{"role": "user", "content": prompt}],
+                params=params,
+                task_id=task_id,
             )
-            raise (Transient if is_transient(exc) else Refused)(message) from None
-        usage = _field(response, "usage")
-        prompt_tokens = _count(_field(usage, "prompt_tokens")) if usage else None
-        completion_tokens = _count(_field(usage, "completion_tokens")) if usage else None
-        record(
-            ModelCall(
-                purpose=Purpose.SCORER,
-                model=config.model,
-                messages=messages,
-                response=_field(response.choices[0].message, "content"),
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cost_usd=_cost(response),
-                latency_s=time.monotonic() - started,
-            )
-        )
-        known = [t for t in (prompt_tokens, completion_tokens) if isinstance(t, int)]
-        return response, (sum(known) if known else None)
+        except llm.ModelError as failed:
+            record(failed.call)
+            failure = Transient if failed.transient else Refused
+            raise failure(str(failed)[:SHOWN]) from None
+        record(answer.call)
+        known = [
+            t for t in (answer.call.prompt_tokens, answer.call.completion_tokens) if t is not None
+        ]
+        return answer.raw, (sum(known) if known else None)
 
     def close(self) -> None:
         pass
-
-
-def _cost(response: Any) -> float | None:
-    """The call's price from litellm's table; None (unknown) for models it has no price for."""
-    import litellm
-
-    try:
-        return float(litellm.completion_cost(completion_response=response))
-    except Exception:  # litellm raises for unpriced models (every local one): unknown, not 0
-        return None
 
 
 class RewardModelClient:
@@ -293,7 +228,8 @@ class RewardModelClient:
         self.template = load_template(config, "template")
         assert config.api_base is not None  # ScorerConfig requires it for a reward_model
         self.url = config.api_base.rstrip("/") + (config.path or f"/{config.endpoint}")
-        key = api_key(config)
+        # No Authorization header unless a key is named (no "EMPTY" key: this is not litellm).
+        key = llm.api_key(config.api_key_env or None, None, "scorer.api_key_env")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.http = httpx.Client(timeout=config.timeout, headers=headers)
         self.batched = config.endpoint == "score" or (
@@ -337,20 +273,18 @@ class RewardModelClient:
         try:
             reply = self.http.post(self.url, json=body)
             text = reply.text[:4000]
-            if reply.status_code == 429 or reply.status_code >= 500:
-                error = f"HTTP {reply.status_code} from {self.url}: {text[:200]}"
-                raise Transient(error)
             if reply.status_code >= 400:
-                error = f"HTTP {reply.status_code} from {self.url}: {text[:200]}"
-                raise Refused(error)
+                error = f"HTTP {reply.status_code} from {self.url}: {reply.text}"
+                failure = Transient if llm.transient_status(reply.status_code) else Refused
+                raise failure(error[:SHOWN])
             try:
                 data = reply.json()
             except ValueError:
                 error = f"not JSON: {text[:80]!r}"
                 raise Unusable(error) from None
         except httpx.TransportError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            raise Transient(error) from None
+            error = f"{type(exc).__name__}: {exc}"
+            raise Transient(error[:SHOWN]) from None
         finally:
             usage = data.get("usage") if isinstance(data, dict) else None
             usage = usage if isinstance(usage, dict) else {}

@@ -7,11 +7,10 @@ postprocessing and compute accounting. The research loop calls the two entry poi
 """
 
 from harness.sampling.config import SamplingConfig, SelfTestConfig, load_sampling_config
-from harness.sampling.results import LLMCall, SampleResult, SamplingCompute, SamplingError
+from harness.sampling.results import SampleResult, SamplingCompute, SamplingError
 from harness.sampling.sampler import sample_pool, sampling_key
 
 __all__ = [
-    "LLMCall",
     "SampleResult",
     "SamplingCompute",
     "SamplingConfig",

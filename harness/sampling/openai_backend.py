@@ -1,13 +1,13 @@
-"""The ``openai`` backend: any OpenAI-compatible server through litellm.
+"""The ``openai`` backend: any OpenAI-compatible server, asked through ``harness/llm.py``.
 
 ``vllm serve``, llama.cpp's server, Ollama, SGLang or a hosted API: the model is named the
 litellm way (``hosted_vllm/<model>``, or ``openai/<model>`` with ``api_base``). One request per
 problem asks for all ``n`` completions (``n``, ``seed``, the first 4 ``stop`` sequences and
-logprobs are sent);
-requests run in parallel on ``concurrency`` threads; a rate limit, a timeout, a dropped
-connection or a 5xx answer is retried with exponential backoff (``retries``, ``backoff``). A
-request that still fails is recorded with its error, and sampling then stops with a
-:class:`SamplingError` that carries every call made.
+logprobs are sent); requests run in parallel on ``concurrency`` threads; what ``harness/llm.py``
+calls transient (a rate limit, a timeout, a dropped connection, a 5xx answer) is retried with
+exponential backoff (``retries``, ``backoff``), anything else fails at once. Each request is
+one :class:`~harness.results.ModelCall` counting its attempts; one that still fails keeps its
+last error, and sampling then stops with a :class:`SamplingError` that carries every call made.
 
 ``text`` endpoint: ``/completions`` with the rendered prompt (``logprobs=1``); ``chat``:
 ``/chat/completions`` with the rendered prompt as the user message (``logprobs=true``).
@@ -15,23 +15,15 @@ request that still fails is recorded with its error, and sampling then stops wit
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from harness.errors import InputError
+from harness import llm
+from harness.results import ModelCall, Purpose
 from harness.sampling.config import GenParams, SamplingConfig
-from harness.sampling.results import (
-    Batch,
-    Completion,
-    Generation,
-    LLMCall,
-    Progress,
-    SamplingError,
-)
+from harness.sampling.results import Batch, Completion, Generation, Progress, SamplingError
 
-LOCAL_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
 # Stop sequences a request carries: OpenAI's API and vLLM's server refuse more than 4. The rest
 # are applied to the text received (postprocessing cuts at every one), at the cost of the tokens
 # a server generates past them.
@@ -40,31 +32,24 @@ SERVER_STOPS = 4
 
 def generate(
     config: SamplingConfig, batches: list[Batch], progress: Progress | None = None
-) -> tuple[list[list[Generation]], list[LLMCall]]:
+) -> tuple[list[list[Generation]], list[ModelCall]]:
     """One generation per prompt of every batch, and every call made (in batch order)."""
-    # Imported here: importing litellm takes seconds and is only needed to call a model.
-    import litellm
-
-    litellm.suppress_debug_info = True  # no "Provider List" banners on stderr
-    api_key = _api_key(config)
-    retryable = (
-        litellm.RateLimitError,
-        litellm.Timeout,
-        litellm.APIConnectionError,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
+    endpoint = llm.Endpoint(
+        config.model,
+        api_base=config.api_base,
+        api_key=llm.api_key(
+            config.api_key_env, config.api_base, "'api_key_env'", config.path or None
+        ),
+        timeout=config.request_timeout,
     )
     results: list[list[Generation]] = []
-    calls: list[LLMCall] = []
+    calls: list[ModelCall] = []
     for params, prompts in batches:
         stage = f"sampling {params.purpose}"
         if progress:
             progress(stage, 0, len(prompts))
         with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
-            futures = [
-                pool.submit(_request, litellm, config, params, item, api_key, retryable)
-                for item in prompts
-            ]
+            futures = [pool.submit(_request, endpoint, config, params, item) for item in prompts]
             for done, _ in enumerate(as_completed(futures), start=1):
                 if progress:
                     progress(stage, done, len(prompts))
@@ -82,103 +67,48 @@ def generate(
     return results, calls
 
 
-def _api_key(config: SamplingConfig) -> str | None:
-    if config.api_key_env is not None:
-        key = os.environ.get(config.api_key_env)
-        if not key:
-            raise InputError(
-                f"key 'api_key_env': the environment variable {config.api_key_env} is not set",
-                config.path or None,
-            )
-        return key
-    return LOCAL_KEY if config.api_base is not None else None
-
-
 def _request(
-    litellm: Any,
-    config: SamplingConfig,
-    params: GenParams,
-    item: tuple[str, str],
-    api_key: str | None,
-    retryable: tuple[type[BaseException], ...],
-) -> tuple[Generation | None, LLMCall]:
-    """One request with retries; the generation (None on failure) and its call record."""
-    from tenacity import (
-        RetryError,
-        Retrying,
-        retry_if_exception_type,
-        stop_after_attempt,
-        wait_exponential,
-    )
-
+    endpoint: llm.Endpoint, config: SamplingConfig, params: GenParams, item: tuple[str, str]
+) -> tuple[Generation | None, ModelCall]:
+    """One request with retries; the generation (None on failure) and its one record, which
+    counts the attempts and keeps the last one's error."""
     task_id, prompt = item
     chat = config.endpoint == "chat"
-    messages = [{"role": "user", "content": prompt}] if chat else None
     sent = params.request_params()
     sent["stop"] = sent["stop"][:SERVER_STOPS]
-    common: dict[str, Any] = {
-        "model": config.model,
-        **sent,
-        "api_base": config.api_base,
-        "api_key": api_key,
-        "timeout": config.request_timeout,
-        "max_retries": 0,  # retries are ours (below), with backoff and a record of each
-    }
+    if chat:
+        sent["logprobs"] = True
+        question: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}]}
+    else:
+        sent["logprobs"] = 1
+        question = {"prompt": prompt}
     attempts = 0
 
-    def call() -> Any:
+    def attempt() -> llm.Answer:
         nonlocal attempts
         attempts += 1
-        if chat:
-            return litellm.completion(messages=messages, logprobs=True, **common)
-        return litellm.text_completion(prompt=prompt, logprobs=1, **common)
+        return llm.complete(endpoint, Purpose.SAMPLER, params=sent, task_id=task_id, **question)
 
-    retrying = Retrying(
-        retry=retry_if_exception_type(retryable),
-        stop=stop_after_attempt(config.retries + 1),
-        wait=wait_exponential(multiplier=config.backoff, max=60),
-        reraise=False,
-    )
     started = time.monotonic()
-    record = LLMCall(
-        backend="openai",
-        model=config.model,
-        purpose=params.purpose,
-        task_id=task_id,
-        prompt=None if chat else prompt,
-        messages=messages,
-        params=sent,
-        response=[],
-        prompt_tokens=None,
-        completion_tokens=None,
-        cost_usd=None,
-        latency_s=None,
-    )
     try:
-        response = retrying(call)
-    except RetryError as exc:
-        cause = exc.last_attempt.exception()
-        record.error = f"{type(cause).__name__}: {cause}"
-    except Exception as exc:  # not worth retrying (a bad request, an unknown model...)
-        record.error = f"{type(exc).__name__}: {exc}"
-    record.latency_s = time.monotonic() - started
-    record.attempts = attempts
-    if record.error is not None:
-        return None, record
-    completions = [_completion(choice, chat) for choice in response.choices]
-    usage = getattr(response, "usage", None)
-    record.response = [c.text for c in completions]
-    record.prompt_tokens = getattr(usage, "prompt_tokens", None)
-    record.completion_tokens = getattr(usage, "completion_tokens", None)
-    record.cost_usd = _cost(litellm, response)
+        answer = llm.retrying(config.retries, config.backoff)(attempt)
+    except llm.ModelError as failed:
+        call = failed.call.model_copy(
+            update={"attempts": attempts, "latency_s": time.monotonic() - started}
+        )
+        return None, call
+    call = answer.call.model_copy(
+        update={"attempts": attempts, "latency_s": time.monotonic() - started}
+    )
+    completions = [_completion(choice, chat) for choice in answer.raw.choices]
     generation = Generation(
         task_id=task_id,
         prompt=prompt,
-        prompt_tokens=record.prompt_tokens,
+        prompt_tokens=call.prompt_tokens,
         completions=completions,
-        completion_tokens=record.completion_tokens,
+        completion_tokens=call.completion_tokens,
     )
-    return generation, record
+    return generation, call
 
 
 def _completion(choice: Any, chat: bool) -> Completion:
@@ -198,11 +128,3 @@ def _completion(choice: Any, chat: bool) -> Completion:
         logprob_mean=sum(values) / len(values) if values else None,
         finish_reason=getattr(choice, "finish_reason", None),
     )
-
-
-def _cost(litellm: Any, response: Any) -> float | None:
-    """The price of a response in USD when litellm knows the model's price, else None."""
-    try:
-        return float(litellm.completion_cost(completion_response=response))
-    except Exception:  # unpriced models (local servers) raise: their cost is unknown, not 0
-        return None

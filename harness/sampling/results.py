@@ -1,8 +1,8 @@
-"""Typed outcomes of sampling: raw generations, the model calls made, compute, the result.
+"""Typed outcomes of sampling: raw generations, compute, the result.
 
 A generation is what a backend returned for one prompt (``n`` completions with their token
-counts and mean logprobs); a :class:`LLMCall` is one request as the ledger records it; a
-:class:`SampleResult` is the pool with everything it cost.
+counts and mean logprobs); each request is recorded as a :class:`~harness.results.ModelCall`
+(purpose ``sampler``); a :class:`SampleResult` is the pool with everything it cost.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.data.pools import Pool
+from harness.results import ModelCall
 from harness.sampling.config import GenParams
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -25,7 +26,7 @@ class SamplingError(RuntimeError):
     Nothing is written to the cache when this is raised.
     """
 
-    def __init__(self, message: str, calls: list[LLMCall] | None = None):
+    def __init__(self, message: str, calls: list[ModelCall] | None = None):
         super().__init__(message)
         self.calls = calls or []
 
@@ -49,29 +50,6 @@ class Generation:
     prompt_tokens: int | None
     completions: list[Completion]
     completion_tokens: int | None = None  # the request's total, when the server reports it
-
-
-@dataclass
-class LLMCall:
-    """One model request, as plain data the ledger can store."""
-
-    backend: str
-    model: str
-    purpose: str  # candidates | self_tests
-    task_id: str
-    prompt: str | None  # the text prompt (text endpoint) ...
-    messages: list[dict[str, str]] | None  # ... or the chat messages
-    params: dict[str, Any]
-    response: list[str]  # raw completion texts
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cost_usd: float | None  # when the provider is priced, else None
-    latency_s: float | None  # wall time of the request (of the whole batch for vLLM)
-    error: str | None = None
-    attempts: int = 1
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -144,7 +122,7 @@ class SampleResult:
     cached: bool
     simulated: bool
     compute: SamplingCompute
-    calls: list[LLMCall] = field(default_factory=list)
+    calls: list[ModelCall] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # task id -> why it has no samples
     elapsed_s: float = 0.0
     status: str = "ok"

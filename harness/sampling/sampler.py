@@ -24,12 +24,12 @@ from harness.errors import InputError
 from harness.execution.cache import ExecCache
 from harness.execution.executor import Executor
 from harness.execution.sandbox import Sandbox
+from harness.results import ModelCall
 from harness.sampling import postprocess as post
 from harness.sampling.config import SamplingConfig, render
 from harness.sampling.results import (
     Batch,
     Generation,
-    LLMCall,
     Progress,
     SampleResult,
     SamplingCompute,
@@ -90,7 +90,7 @@ def sample_pool(
         )
 
     skipped: dict[str, str] = {}
-    calls: list[LLMCall] = []
+    calls: list[ModelCall] = []
     if config.simulated:
         candidates, tests, skipped = _simulate(tasks, config, cache, sandbox, progress)
     else:
@@ -141,7 +141,7 @@ def sample_pool(
 
 def _generate(
     config: SamplingConfig, batches: list[Batch], progress: Progress | None
-) -> tuple[list[list[Generation]], list[LLMCall]]:
+) -> tuple[list[list[Generation]], list[ModelCall]]:
     # Imported here: each backend pulls in a heavy library of its own (litellm, vllm).
     if config.backend == "openai":
         from harness.sampling.openai_backend import generate as openai_generate

@@ -14,15 +14,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from harness.results import ModelCall, Purpose
 from harness.sampling.config import GenParams, SamplingConfig
-from harness.sampling.results import (
-    Batch,
-    Completion,
-    Generation,
-    LLMCall,
-    Progress,
-    SamplingError,
-)
+from harness.sampling.results import Batch, Completion, Generation, Progress, SamplingError
 
 INSTALL_HINT = (
     "the 'vllm' backend needs the vllm package: pip install 'winnow[vllm]' "
@@ -44,13 +38,13 @@ def load_engine(config: SamplingConfig) -> Any:
 
 def generate(
     config: SamplingConfig, batches: list[Batch], progress: Progress | None = None
-) -> tuple[list[list[Generation]], list[LLMCall]]:
+) -> tuple[list[list[Generation]], list[ModelCall]]:
     """One generation per prompt of every batch, and one call record per prompt."""
     engine = load_engine(config)
     import vllm  # already loaded by load_engine
 
     results: list[list[Generation]] = []
-    calls: list[LLMCall] = []
+    calls: list[ModelCall] = []
     for params, prompts in batches:
         stage = f"sampling {params.purpose}"
         if progress:
@@ -111,15 +105,12 @@ def _generation(task_id: str, prompt: str, output: Any) -> Generation:
 
 def _record(
     config: SamplingConfig, params: GenParams, generation: Generation, latency: float
-) -> LLMCall:
-    chat = config.endpoint == "chat"
-    return LLMCall(
-        backend="vllm",
+) -> ModelCall:
+    return ModelCall(
+        purpose=Purpose.SAMPLER,
         model=config.model,
-        purpose=params.purpose,
         task_id=generation.task_id,
-        prompt=None if chat else generation.prompt,
-        messages=[{"role": "user", "content": generation.prompt}] if chat else None,
+        messages=[{"role": "user", "content": generation.prompt}],
         params=params.request_params(),
         response=[c.text for c in generation.completions],
         prompt_tokens=generation.prompt_tokens,
