@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-SIGNALS = frozenset({"self_tests", "logprob", "reward_model"})
+SIGNALS = frozenset({"self_tests", "outputs", "logprob", "reward_model"})
 """Signals a selector may declare in ``USES``: ``self_tests`` (``self_tests``, ``run``,
-``run_many``), ``logprob`` (``logprob``) and ``reward_model`` (``reward``: a reward model or an
-LLM judge, whichever scorer is configured)."""
+``run_many``), ``outputs`` (``inputs``, ``outputs``: what candidates return on the same
+inputs), ``logprob`` (``logprob``) and ``reward_model`` (``reward``: a reward model or an LLM
+judge, whichever scorer is configured)."""
 
 
 class SignalUnavailable(RuntimeError):
@@ -70,6 +71,21 @@ class Probe(Protocol):
 
     def run_many(self, candidates: list[Candidate], tests: list[str]) -> list[list[bool]]:
         """``run`` for several candidates at once (one round trip)."""
+        ...
+
+    def inputs(self) -> list[str]:
+        """Argument lists for the entry point, as source text (``"[1, 2], 3"``), harvested
+        without hidden tests: the calls in the prompt's examples, then the calls inside the
+        self-tests; distinct, in that stable order, at most the budget's ``inputs_per_problem``.
+        """
+        ...
+
+    def outputs(self, candidates: list[Candidate], inputs: list[str]) -> list[list[str]]:
+        """What each candidate returns on each input (inputs taken from ``inputs()``), as a
+        canonical text: values that compare equal read the same (``1``, ``1.0`` and ``True``
+        read ``1``; sets and dicts sorted; long values end with a hash of the whole); an
+        exception reads ``!TypeName``, a timeout ``!timeout``, a program that does not load
+        ``!load``. Each (candidate, input) is one metered execution."""
         ...
 
     def logprob(self, candidate: Candidate) -> float:

@@ -17,7 +17,9 @@ Every key of the run config has a default, so an empty file (or none) is a valid
     min_effect = 0.0  # keep a change only when the one-sided 95% lower bound exceeds this
 
     [budget]          # compute a selector may ask of the probe, per problem and k-subset
-    executions_per_candidate = 10   # on top of one run of every distinct self-test per candidate
+    executions_per_candidate = 10   # on top of every distinct self-test and every input per
+                                    # candidate
+    inputs_per_problem = 32         # inputs harvested per problem for the outputs signal
     reward_calls_per_candidate = 1
     generated_tokens = 0
 
@@ -237,18 +239,23 @@ class EvalConfig(ConfigModel):
 
 class BudgetConfig(ConfigModel):
     """Per problem and subset: CodeT-style selection (every candidate on every distinct
-    self-test) always fits; ``executions_per_candidate`` is the room left for more."""
+    self-test) and behaviour comparison (every candidate's output on every input of the
+    problem) always fit; ``executions_per_candidate`` is the room left for more."""
 
     executions_per_candidate: Count = 10
     reward_calls_per_candidate: Count = 1
     generated_tokens: Count = 0
+    # The outputs allowance: at most this many inputs are harvested per problem (the prompt's
+    # calls, then the self-tests'), and every candidate may be run on each of them.
+    inputs_per_problem: Count = 32
     # Sampling, for `winnow run`: a pool sampled from a changed experiments/sampling.toml may
     # cost at most this many times the run's starting pool, in generated tokens per problem
     # (k candidates + the self-tests); more is invalid, never "better".
     sampling_ratio: Annotated[float, Field(ge=0)] = 1.25
 
-    def executions(self, k: int, distinct_tests: int) -> int:
-        return k * (distinct_tests + self.executions_per_candidate)
+    def executions(self, k: int, distinct_tests: int, inputs: int = 0) -> int:
+        """(candidate, test) and (candidate, input) runs a selector may ask for on a subset."""
+        return k * (distinct_tests + inputs + self.executions_per_candidate)
 
     def reward_calls(self, k: int) -> int:
         return k * self.reward_calls_per_candidate

@@ -16,17 +16,23 @@ from harness.judge.arms import (
     random_arm,
 )
 from harness.judge.metrics import pick_value, tied_set
-from harness.judge.problems import Signals
+from harness.judge.problems import Signals, output_arrays
 
 ALL = np.arange(5)
 
 
 def signals(passes: list[list[int]], weights: list[int], correct: list[int], **kw) -> Signals:
+    """Signals for hand-built candidates; ``outputs``: one row of canonical texts each."""
+    texts = kw.get("outputs") or [[] for _ in correct]
+    values, codes, ok = output_arrays(texts, len(correct), len(texts[0]))
     return Signals(
         correct=np.array(correct, dtype=bool),
-        passes=np.array(passes, dtype=bool),
+        passes=np.array(passes, dtype=bool).reshape(len(correct), -1),
         weights=np.array(weights, dtype=float),
         logprobs=kw.get("logprobs"),
+        outputs=values,
+        output_codes=codes,
+        output_ok=ok,
     )
 
 
@@ -76,7 +82,7 @@ def test_cluster_picks_the_largest_behaviour_group() -> None:
 
 
 def test_cluster_without_self_tests_is_one_group() -> None:
-    s = Signals(np.zeros(5, bool), np.zeros((5, 0), bool), np.zeros(0), None)
+    s = signals([[]] * 5, [], [0] * 5)
     np.testing.assert_allclose(cluster(s, ALL), [5] * 5)
 
 
@@ -116,6 +122,7 @@ def test_oracle_reads_the_hidden_labels_and_random_ties_everything() -> None:
 
 def test_every_baseline_is_present_and_logprob_only_with_logprobs() -> None:
     common = ["random", "oracle", "first", "most_passed", "cluster", "codet", "codet_product"]
+    common += ["output_cluster", "mbr_exec", "srank"]
     names = [arm.name for arm in arms_for({"logprob"})]
     assert [a for a in names if a != "logprob"] == common
     assert "logprob" in names

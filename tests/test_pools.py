@@ -155,8 +155,9 @@ def test_a_repeated_test_counts_as_often_as_listed_but_runs_once(suite, tmp_path
         assert data.signals.passes.tolist() == [[True, True], [False, True]]
         # With multiplicity a + b scores 3 + 1 = 4 and a * b scores 1.
         assert (data.signals.passes @ data.signals.weights).tolist() == [4.0, 1.0]
-        # Executed: 2 hidden-test runs + 2 candidates x 2 distinct tests, not x 4.
-        assert session.executor.executions == 2 + 2 * 2
+        # Executed: 2 hidden-test runs + 2 candidates x 2 distinct tests, not x 4 (and each
+        # candidate's output on each of the problem's inputs).
+        assert session.executor.executions == 2 + 2 * 2 + 2 * len(data.inputs)
 
 
 @pytest.mark.parametrize(

@@ -229,6 +229,12 @@ class Probe:
         rows = self._ask("run", candidates=[c.id for c in candidates], tests=list(tests))
         return [[flag == "1" for flag in row] for row in rows]  # rows travel as "0110..."
 
+    def inputs(self) -> list[str]:
+        return self._ask("inputs")
+
+    def outputs(self, candidates, inputs) -> list[list[str]]:
+        return self._ask("outputs", candidates=[c.id for c in candidates], inputs=list(inputs))
+
     def logprob(self, candidate) -> float:
         return self._ask("logprob", candidate=candidate.id)
 

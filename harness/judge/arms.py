@@ -17,12 +17,27 @@ available (``logprob`` needs a pool with logprobs, ``reward_model`` a configured
   set of self-tests they pass; a group scores (tests passed, with multiplicity) x sqrt(size),
   as CodeT's released code does; every member of the top group shares its score.
 - ``codet_product``: the paper's plain product (tests passed) x (group size).
+- ``output_cluster``: AlphaCode's behaviour clustering (arXiv 2203.07814): candidates are grouped
+  by their outputs on the problem's inputs (identical output vectors); the largest group wins.
+  A candidate with no value on any input (it crashed, timed out or did not load everywhere)
+  scores 0.
+- ``mbr_exec``: MBR-exec (Shi et al. 2022, arXiv 2204.11454) with the soft loss: a candidate
+  scores the number of (other candidate, input) pairs on which their outputs are the same
+  value; errors never agree. (The paper's hard loss, agreement on every input, is the
+  ``output_cluster`` rule.)
+- ``srank``: SRank (To et al. 2024, arXiv 2311.03366): clusters of identical output vectors;
+  a cluster's features are its share of the candidates times its pass rate on the self-tests
+  (the mean weighted share of self-tests its members pass, our stand-in for the paper's
+  agreement with generated input/output pairs); the interaction of two clusters is the share
+  of inputs on which both give the same value (1 with itself); a cluster scores
+  interaction x features, every member the cluster's score, a candidate with no value 0.
 - ``reward_model``: the highest score of the configured reward model or judge.
 - ``reward_then_codet``: CodeT (as ``codet``) among the top quarter of the subset by reward
   score (at least one candidate; a tie at the cut is kept); the rest score below any of them.
 
 Compute rules (per subset): an arm that ranks by the self-tests ran every candidate of the
-subset on every distinct self-test; a reward arm asked one score per candidate.
+subset on every distinct self-test, one that compares outputs ran every candidate on every
+input; a reward arm asked one score per candidate.
 """
 
 from __future__ import annotations
@@ -58,6 +73,16 @@ def free(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
 def every_self_test(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
     """Every candidate of the subset ran every distinct self-test."""
     return Usage(executions=len(idx) * s.passes.shape[1])
+
+
+def every_input(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
+    """Every candidate of the subset ran on every input."""
+    return Usage(executions=len(idx) * s.outputs.shape[1])
+
+
+def every_input_and_test(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
+    """Every candidate of the subset ran on every input and every distinct self-test."""
+    return Usage(executions=len(idx) * (s.outputs.shape[1] + s.passes.shape[1]))
 
 
 def one_score_each(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
@@ -136,6 +161,53 @@ def codet_product(s: Signals, idx: np.ndarray) -> np.ndarray:
     return codet_scores(s.passes[idx], s.weights, 1.0)
 
 
+def _valid(s: Signals, idx: np.ndarray) -> np.ndarray:
+    """Candidates with a value on at least one input."""
+    return s.output_ok[idx].any(axis=1)
+
+
+def output_cluster(s: Signals, idx: np.ndarray) -> np.ndarray:
+    return np.where(_valid(s, idx), _groups(s.output_codes[idx]), 0.0)
+
+
+def _agreement(s: Signals, idx: np.ndarray) -> np.ndarray:
+    """(k, k, m): whether two candidates give the same value on each input."""
+    codes, ok = s.output_codes[idx], s.output_ok[idx]
+    same = codes[:, None, :] == codes[None, :, :]
+    return same & ok[:, None, :] & ok[None, :, :]
+
+
+def mbr_exec(s: Signals, idx: np.ndarray) -> np.ndarray:
+    agree = _agreement(s, idx).sum(axis=2).astype(float)
+    np.fill_diagonal(agree, 0.0)
+    return np.where(_valid(s, idx), agree.sum(axis=1), 0.0)
+
+
+def srank(s: Signals, idx: np.ndarray) -> np.ndarray:
+    valid = _valid(s, idx)
+    scores = np.zeros(len(idx))
+    if not valid.any():
+        return scores
+    members = np.flatnonzero(valid)
+    rows = np.ascontiguousarray(s.output_codes[idx][members])
+    width = rows.dtype.itemsize * rows.shape[1]
+    keys = rows.view(np.dtype((np.void, width))).ravel() if rows.shape[1] else np.zeros(len(rows))
+    _, first, cluster = np.unique(keys, return_index=True, return_inverse=True)
+    cluster = cluster.reshape(-1)
+    count = len(first)
+    total = s.weights.sum()
+    passed = (s.passes[idx][members] @ s.weights) / total if total > 0 else np.zeros(len(members))
+    share = np.bincount(cluster, minlength=count) / len(members)
+    pass_rate = np.bincount(cluster, weights=passed, minlength=count) / np.bincount(cluster)
+    features = share * pass_rate
+    inputs = s.outputs.shape[1]
+    agree = _agreement(s, idx[members][first])  # one representative per cluster
+    interaction = agree.sum(axis=2) / inputs if inputs else np.zeros((count, count))
+    np.fill_diagonal(interaction, 1.0)
+    scores[members] = (interaction @ features)[cluster]
+    return scores
+
+
 REWARD_SHARE = 0.25  # reward_then_codet runs CodeT on this share of the subset, by reward
 
 
@@ -169,6 +241,9 @@ ARMS: tuple[Arm, ...] = (
     Arm("cluster", SELF_TESTS, cluster, every_self_test),
     Arm("codet", SELF_TESTS, codet, every_self_test),
     Arm("codet_product", SELF_TESTS, codet_product, every_self_test),
+    Arm("output_cluster", frozenset({"outputs"}), output_cluster, every_input),
+    Arm("mbr_exec", frozenset({"outputs"}), mbr_exec, every_input),
+    Arm("srank", frozenset({"outputs", "self_tests"}), srank, every_input_and_test),
     Arm("reward_model", frozenset({"reward_model"}), reward_model, one_score_each),
     Arm(
         "reward_then_codet",
@@ -181,6 +256,8 @@ ARMS: tuple[Arm, ...] = (
 
 
 def arms_for(available: set[str]) -> tuple[Arm, ...]:
-    """The baselines whose signals are all available (``labels`` and ``self_tests`` always
-    are: a pool without self-tests gives an empty matrix, which the arms handle)."""
-    return tuple(arm for arm in ARMS if arm.uses <= available | {"labels", "self_tests"})
+    """The baselines whose signals are all available (``labels``, ``self_tests`` and
+    ``outputs`` always are: a pool without self-tests gives empty matrices, which the arms
+    handle)."""
+    always = {"labels", "self_tests", "outputs"}
+    return tuple(arm for arm in ARMS if arm.uses <= available | always)

@@ -13,7 +13,9 @@
 6. ``deterministic``: the same inputs give the same scores.
 7. ``position_invariant``: shuffling the candidates' order moves each score with its candidate.
 8. ``no_leakage``: no attempt to read files, list directories, import data sets, open sockets,
-   start processes or load native code was recorded in the selector's sandbox.
+   start processes or load native code was recorded in the selector's sandbox, and the
+   selector ran no test equal to a hidden test (normalised) that appears neither in the prompt
+   nor among the self-tests: a benchmark's tests remembered by a proposer.
 8b. ``no_execution``: once loaded, the selector compiled and ran no code in its own process
    (``compile``, ``exec``, ``eval``, building functions or code objects, ``marshal``,
    unpickling, sub-interpreters; ``ast.parse`` stays allowed): a candidate runs only through
@@ -76,8 +78,8 @@ def compute_parity(run: ArmRun, design: Design, budget: BudgetConfig) -> CheckRe
     most = max((m.executions / max(m.subsets, 1) for m in run.meters), default=0.0)
     detail = (
         f"k={design.k} candidates per subset for every arm; up to {most:.0f} executions "
-        f"per subset (budget: every distinct self-test + {budget.executions_per_candidate} "
-        f"per candidate)"
+        f"per subset (budget: every distinct self-test and input "
+        f"+ {budget.executions_per_candidate} per candidate)"
     )
     if over:
         detail = f"over budget on {len(over)} problems (first: {over[0]}); " + detail
@@ -219,8 +221,12 @@ def no_execution(attempts: list[str]) -> CheckResult:
     return CheckResult(name="no_execution", passed=True, detail=detail)
 
 
-def no_leakage(attempts: list[str]) -> CheckResult:
+def no_leakage(attempts: list[str], run: ArmRun | None = None) -> CheckResult:
+    """No attempt to reach what the sandbox hides, and no hidden test of the benchmark run
+    from memory (a test equal to a hidden one that is neither in the prompt nor a self-test)."""
     attempts = [a for a in attempts if not a.startswith(EXECUTION)]
+    remembered = dict.fromkeys(t for m in (run.meters if run else ()) for t in m.memorized)
+    attempts += [f"memorized hidden test: {' '.join(t.split())[:200]}" for t in remembered]
     if attempts:
         shown = "; ".join(attempts[:5])
         detail = f"{len(attempts)} attempts: {shown}"

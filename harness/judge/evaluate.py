@@ -96,7 +96,7 @@ def judge_selector(
             return main, [
                 checks.selector_runs(main, design),
                 checks.compute_parity(main, design, budget),
-                checks.no_leakage(process.attempts),
+                checks.no_leakage(process.attempts, main),
                 checks.no_execution(process.attempts),
             ]
         arm = arm_results(design, {"random": runs["random"], "selector": main})["selector"]
@@ -108,7 +108,7 @@ def judge_selector(
             checks.signals_wired(process.uses, design, main, rerun),
             checks.not_random(arm, process.uses),
             *checks.stability(main, design, rerun),
-            checks.no_leakage(process.attempts),
+            checks.no_leakage(process.attempts, main),
             checks.no_execution(process.attempts),
         ]
     return main, found

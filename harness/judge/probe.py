@@ -7,6 +7,11 @@ that the budget was exceeded, so a selector that catches the refusal is still ca
 
 For the wiring checks a probe can *ablate* a signal: the values of that signal are shuffled
 across the candidates (candidate i is answered with candidate p(i)'s results).
+
+A test a selector runs that is not one of the problem's self-tests is run in the sandbox (and
+metered); when its asserts are hidden tests of the problem that appear neither in the prompt
+nor among the self-tests, it is recorded as ``memorized``: a selector built on a benchmark's
+remembered tests measures nothing about production (``no_leakage`` fails, the test shown).
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import numpy as np
 
 from harness.api import BudgetExceeded, SignalUnavailable
 from harness.config import BudgetConfig
+from harness.data.calls import assert_forms
 from harness.judge.problems import ProblemData
 
 Runner = Callable[[str, list[str]], list[bool]]  # (program, tests) -> passes, sandboxed+cached
+INPUT = "\0input:"  # marks an input, not a test, among the runs a candidate was metered for
 
 
 @dataclass
@@ -36,6 +43,7 @@ class Meter:
     over_budget: bool = False
     asked: set[str] = field(default_factory=set)
     unavailable: set[str] = field(default_factory=set)  # signals the probe had to refuse
+    memorized: list[str] = field(default_factory=list)  # hidden tests the selector ran
 
 
 class ProblemProbe:
@@ -54,7 +62,7 @@ class ProblemProbe:
         self.ablate = ablate or {}
         self.index = {data.candidates[i].id: int(i) for i in subset}
         k = len(subset)
-        self.max_executions = budget.executions(k, len(data.tests))
+        self.max_executions = budget.executions(k, len(data.tests), len(data.inputs))
         self.max_rewards = budget.reward_calls(k)
         self.ran: dict[int, set[str]] = {}  # sample index -> the tests it ran on this subset
         self.executed = 0
@@ -72,6 +80,8 @@ class ProblemProbe:
         handlers: dict[str, Callable[..., Any]] = {
             "self_tests": self._self_tests,
             "run": self._run,
+            "inputs": self._inputs,
+            "outputs": self._outputs,
             "logprob": self._logprob,
             "reward": self._reward,
         }
@@ -89,20 +99,10 @@ class ProblemProbe:
             raise ValueError("tests must be strings")
         self.meter.asked.add("self_tests")
         sources = [self._source("self_tests", c) for c in candidates]
-        asked = set(tests)
-        fresh = {i: asked - self.ran.get(i, set()) for i in dict.fromkeys(sources)}
-        count = sum(len(new) for new in fresh.values())  # distinct (candidate, test) pairs
-        if self.executed + count > self.max_executions:
-            self.meter.over_budget = True
-            raise BudgetExceeded(
-                f"{self.executed + count} executions asked, budget {self.max_executions}"
-            )
-        for i, new in fresh.items():
-            self.ran.setdefault(i, set()).update(new)
-        self.executed += count
-        self.meter.executions += count
+        self._meter(sources, tests)
         column, passes = self.data.test_column, self.data.signals.passes
         unknown = [t for t in dict.fromkeys(tests) if t not in column]
+        self._remembered(unknown)
         if not unknown:  # the common case, answered from the matrix at once
             block: list[list[bool]] = passes[np.ix_(sources, [column[t] for t in tests])].tolist()
             return block
@@ -114,6 +114,51 @@ class ProblemProbe:
             row.update(zip(unknown, self.runner(program, unknown), strict=True))
             results.append([row[t] for t in tests])
         return results
+
+    def _meter(self, sources: list[int], keys: list[str]) -> None:
+        """Count the distinct (candidate, test or input) runs asked for; refuse (and record)
+        what goes over the budget."""
+        asked = set(keys)
+        fresh = {i: asked - self.ran.get(i, set()) for i in dict.fromkeys(sources)}
+        count = sum(len(new) for new in fresh.values())
+        if self.executed + count > self.max_executions:
+            self.meter.over_budget = True
+            raise BudgetExceeded(
+                f"{self.executed + count} executions asked, budget {self.max_executions}"
+            )
+        for i, new in fresh.items():
+            self.ran.setdefault(i, set()).update(new)
+        self.executed += count
+        self.meter.executions += count
+
+    def _remembered(self, tests: list[str]) -> None:
+        """Record the selector's own tests that are hidden tests and nothing public."""
+        entry = self.data.task.entry_point
+        for test in tests:
+            forms = assert_forms(test, entry)
+            secret = forms & self.data.hidden_forms - self.data.public_forms
+            if secret and test not in self.meter.memorized:
+                self.meter.memorized.append(test)
+
+    def _inputs(self) -> list[str]:
+        self.meter.asked.add("outputs")
+        return list(self.data.inputs)
+
+    def _outputs(self, candidates: list[str], inputs: list[str]) -> list[list[str]]:
+        if not all(isinstance(a, str) for a in inputs):
+            raise ValueError("inputs must be strings")
+        self.meter.asked.add("outputs")
+        column = self.data.input_column
+        unknown = [a for a in inputs if a not in column]
+        if unknown:
+            raise ValueError(
+                f"not one of this problem's inputs (see probe.inputs()): {unknown[0]!r}"
+            )
+        sources = [self._source("outputs", c) for c in candidates]
+        self._meter(sources, [INPUT + a for a in inputs])
+        texts = self.data.signals.outputs
+        block: list[list[str]] = texts[np.ix_(sources, [column[a] for a in inputs])].tolist()
+        return block
 
     def _logprob(self, candidate: str) -> float:
         self.meter.asked.add("logprob")

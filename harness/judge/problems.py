@@ -17,10 +17,12 @@ from types import MappingProxyType
 import numpy as np
 
 from harness.api import Candidate
+from harness.data.calls import assert_forms, harvest_inputs
 from harness.data.pools import Pool, Sample
 from harness.data.suites import Suite, Task
 from harness.errors import InputError
 from harness.execution.executor import Executor
+from harness.execution.outputs import ERROR, output_test, read_output
 from harness.results import OutcomeStatus
 from harness.reward.scorer import ProblemRewards
 
@@ -43,6 +45,9 @@ class Signals:
     passes: np.ndarray  # (n, t) bool: candidate x distinct self-test
     weights: np.ndarray  # (t,) float: how many times each distinct test was generated
     logprobs: np.ndarray | None  # (n,) mean token logprobs, None when the pool has none
+    outputs: np.ndarray  # (n, m) str: each candidate's canonical output on each input
+    output_codes: np.ndarray  # (n, m) int: equal outputs of one input share a code
+    output_ok: np.ndarray  # (n, m) bool: the output is a value (not an error or a timeout)
     rewards: ProblemRewards | None = None  # the scorer's scores; None when none is configured
 
     @property
@@ -62,8 +67,15 @@ class ProblemData:
     statuses: tuple[OutcomeStatus, ...]  # each sample's outcome on the hidden tests
     tests: tuple[str, ...]  # distinct self-tests, in order of first appearance
     raw_tests: tuple[str, ...]  # as generated, duplicates kept (what a selector is shown)
+    inputs: tuple[str, ...]  # argument lists for the outputs signal (prompt, then self-tests)
     signals: Signals
+    # The normalised asserts of the hidden tests, and of what is public (the prompt and the
+    # self-tests): a selector's own test equal to a hidden one and to no public one is a test
+    # remembered from the benchmark (harness/data/calls.py).
+    hidden_forms: frozenset[str] = frozenset()
+    public_forms: frozenset[str] = frozenset()
     test_column: Mapping[str, int] = field(default_factory=dict)  # test -> column of passes
+    input_column: Mapping[str, int] = field(default_factory=dict)  # input -> column of outputs
 
     @property
     def task_id(self) -> str:
@@ -115,9 +127,11 @@ def judge_pool(
     split: str,
     executor: Executor,
     where: str,
+    inputs_per_problem: int,
     progress: Progress | None = None,
 ) -> JudgedPool:
-    """Label and self-test every candidate of the pool's problems in ``split`` (all cached)."""
+    """Label, self-test and run on its inputs every candidate of the pool's problems in
+    ``split`` (all sandboxed and cached)."""
     check_split(split)
     tasks = [t for t in suite.select(split) if t.task_id in pool.samples]  # type: ignore[arg-type]
     if not tasks:
@@ -136,11 +150,28 @@ def judge_pool(
     total = sum(len(tests) for _, tests in requests)
     matrix = executor.self_test(requests, ticker(progress, "self-tests", total))
 
+    inputs = {
+        t.task_id: harvest_inputs(t.prompt, distinct[t.task_id], t.entry_point, inputs_per_problem)
+        for t in tasks
+    }
+    runs_on = [
+        (
+            task.prompt + sample.completion,
+            [output_test(task.entry_point, a) for a in inputs[task.task_id]],
+        )
+        for task in tasks
+        for sample in pool.samples[task.task_id]
+    ]
+    total = sum(len(tests) for _, tests in runs_on)
+    outputs = executor.self_test(runs_on, ticker(progress, "outputs", total))
+
     problems, row = [], 0
     for task in tasks:
         samples = tuple(pool.samples[task.task_id])
         n = len(samples)
         outcomes, runs = labels[row : row + n], matrix[row : row + n]
+        texts = [[read_output(o) for o in r] for r in outputs[row : row + n]]
+        values, codes, ok = output_arrays(texts, n, len(inputs[task.task_id]))
         row += n
         tests = distinct[task.task_id]
         raw = pool.tests_of(task.task_id)
@@ -156,12 +187,23 @@ def judge_pool(
                 statuses=tuple(OutcomeStatus(o.status) for o in outcomes),
                 tests=tuple(tests),
                 raw_tests=tuple(raw),
+                inputs=tuple(inputs[task.task_id]),
                 signals=Signals(
                     correct=frozen(np.array([o.passed for o in outcomes], dtype=bool)),
                     passes=frozen(passes),
                     weights=frozen(np.array([raw.count(t) for t in tests], dtype=float)),
                     logprobs=logprobs,
+                    outputs=values,
+                    output_codes=codes,
+                    output_ok=ok,
                 ),
+                hidden_forms=frozenset(assert_forms(task.test, task.entry_point)),
+                public_forms=frozenset(
+                    form
+                    for text in (task.prompt, *tests)
+                    for form in assert_forms(text, task.entry_point)
+                ),
+                input_column=MappingProxyType({a: j for j, a in enumerate(inputs[task.task_id])}),
                 test_column=MappingProxyType({t: j for j, t in enumerate(tests)}),
             )
         )
@@ -172,6 +214,19 @@ def judge_pool(
         problems=tuple(problems),
         problems_in_suite=len(suite.select(split)),  # type: ignore[arg-type]
     )
+
+
+def output_arrays(
+    texts: list[list[str]], n: int, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The outputs as texts, as codes (equal texts of one input share a code), and whether
+    each is a value."""
+    outputs = np.array(texts, dtype=object).reshape(n, m)
+    codes = np.zeros((n, m), dtype=np.int64)
+    for j in range(m):
+        _, codes[:, j] = np.unique(outputs[:, j].astype(str), return_inverse=True)
+    ok = np.array([[not t.startswith(ERROR) for t in row] for row in texts], dtype=bool)
+    return frozen(outputs), frozen(codes), frozen(ok.reshape(n, m))
 
 
 def ticker(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:

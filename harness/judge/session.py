@@ -61,7 +61,7 @@ class Session:
         self.scorer = Scorer(config.scorer, self.cache_path) if config.scorer else None
         self._suites: dict[str, Suite] = {}
         self._pools: dict[str, Pool] = {}  # by cache id: content-addressed, never stale
-        self._judged: dict[tuple[str, str, str], JudgedPool] = {}
+        self._judged: dict[tuple[str, str, str, int], JudgedPool] = {}
         self._designs: dict[tuple[object, ...], Design] = {}
         self._baselines: dict[int, tuple[Design, dict[str, ArmRun]]] = {}
 
@@ -104,7 +104,8 @@ class Session:
         check_split(spec.split)
         suite = self.suite(spec.suite)
         pool = self.pool(spec, suite)
-        key = (str(suite.path), pool.id, spec.split)
+        inputs = self.config.budget.inputs_per_problem
+        key = (str(suite.path), pool.id, spec.split, inputs)
         if key not in self._judged:
             k = self.config.eval.k
             for task in suite.select(spec.split):  # type: ignore[arg-type]
@@ -115,7 +116,7 @@ class Session:
                         f"k={k} is larger than the pool: {task.task_id} has {n}", where
                     )
             self._judged[key] = judge_pool(
-                suite, pool, spec.split, self.executor, spec.source, progress
+                suite, pool, spec.split, self.executor, spec.source, inputs, progress
             )
         return self._judged[key]
 
