@@ -6,7 +6,8 @@ half-way leaves an honest trail: the next ``recover()`` marks it ``interrupted``
 reports show a ``running`` row whose writer is gone as "running (stale)". Nothing is ever
 deleted; a second record of the same thing is refused, not overwritten.
 
-The ledger receives plain dicts and imports neither ``harness`` nor ``agent``.
+The ledger validates what it is given into the typed results of ``harness/results.py`` (the one
+part of ``harness`` it imports, with the metrics) and never imports ``agent``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from harness.results import EvalResult
 from ledger.database import (
     BUSY_TIMEOUT_S,
     connect,
@@ -336,15 +338,16 @@ class Ledger:
             session.add(exp)
 
     def record_evaluation(
-        self, experiment_id: int, eval_json: dict[str, Any], arm: str = "selector"
+        self, experiment_id: int, result: EvalResult | dict[str, Any], arm: str = "selector"
     ) -> int:
-        """Record ``EvalResult.to_json(picks=True)`` for an experiment, all in one transaction.
+        """Record an evaluation of an experiment, all in one transaction: an ``EvalResult``,
+        or its JSON object ``EvalResult.to_json(picks=True, calls=True)``, validated first.
 
         ``arm`` names the arm under research (its sel@k is the experiment's score).
         """
         with self.write() as session:
             exp = _get(session, Experiment, experiment_id, "experiment")
-            return insert_evaluation(session, exp.run_id, experiment_id, eval_json, arm)
+            return insert_evaluation(session, exp.run_id, experiment_id, result, arm)
 
     def experiments(self, run_id: int, status: str | None = None) -> list[ExperimentView]:
         """The run's experiments in order, with their dev and holdout scores."""

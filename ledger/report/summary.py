@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy
+from pydantic_core import to_jsonable_python
 from sqlmodel import Session, col, func, select
 
+from harness.results import ArmResult
 from ledger.database import utc_now
-from ledger.models import LlmCall, PoolProblem, PoolRecord, ProblemResult
+from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord
 from ledger.report.stats import curve_ks, paired_difference, pass_at_k
 from ledger.store import Ledger
-from ledger.views import (
-    ArmView,
-    ExperimentView,
-    RunView,
-    experiment_views,
-    run_view,
-)
+from ledger.views import ExperimentView, RunView, experiment_views, run_view
 
 SPLITS = ("dev", "holdout")
 DECIDED = ("kept", "discarded", "crashed", "invalid")  # what counts toward the keep rate
@@ -44,7 +40,7 @@ class Baselines:
     problems: int
     pass_at_1: float | None
     pass_at_k: float | None
-    arms: dict[str, ArmView]
+    arms: dict[str, ArmResult]
 
 
 @dataclass
@@ -119,7 +115,7 @@ class Report:
         return next((e for e in self.experiments if e.number == number), None)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data: dict[str, Any] = to_jsonable_python(self)
         data["run"] = self.run.to_json()
         data["experiments"] = [e.to_json() for e in self.experiments]
         data["keep_rate"] = self.keep_rate
@@ -191,9 +187,9 @@ def _comparisons(session: Session, best: ExperimentView) -> list[Comparison]:
         if ev is None or ev.score is None:
             continue
         values: dict[str, dict[str, float]] = {}
-        query = select(ProblemResult).where(ProblemResult.evaluation_id == ev.id)
-        for result in session.exec(query):
-            values.setdefault(result.arm, {})[result.task_id] = result.value
+        query = sqlalchemy.select(PROBLEM_RESULTS).where(PROBLEM_RESULTS.c.evaluation_id == ev.id)
+        for result in session.execute(query).mappings():
+            values.setdefault(result["arm"], {})[result["task_id"]] = result["value"]
         mine = values.get(ev.arm, {})
         for name, arm in ev.arms.items():
             if name == ev.arm:
@@ -246,8 +242,9 @@ def _curves(
         ev = reference.evaluations.get(split)
         if ev is None or ev.pool_id != pool_id:
             continue
-        query = select(ProblemResult.task_id).where(ProblemResult.evaluation_id == ev.id)
-        tasks = set(session.exec(query.distinct()).all())
+        picks = PROBLEM_RESULTS.c
+        query = sqlalchemy.select(picks.task_id).where(picks.evaluation_id == ev.id).distinct()
+        tasks = set(session.execute(query).scalars())
         if not tasks or not tasks <= set(counts):
             continue  # counts not recorded for every problem: no curve rather than a guess
         pairs = [counts[t] for t in sorted(tasks)]
