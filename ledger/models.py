@@ -3,7 +3,8 @@ and tables map onto it, and tests keep the two in step.
 
 The tables that mirror a typed result are derived from it (``ledger/columns.py``): an arm's
 scores from ``ArmResult``, a check from ``CheckResult``, a pick from ``ProblemPick``, and the
-evaluation's own columns from ``EvalResult``.
+evaluation's own columns from ``EvalResult``. Statuses are the enums of ``harness/results.py``;
+the migrations' CHECK constraints list their values.
 
 Conventions: times are ISO 8601 UTC text (readable in ``sqlite3`` and datasette); structured
 values are JSON text in ``*_json`` columns; a metric that was not measured is NULL, never 0.
@@ -16,10 +17,6 @@ from sqlmodel import Field, SQLModel
 
 from harness.results import ArmResult, CheckResult, EvalResult, ProblemPick
 from ledger.columns import ResultColumns
-
-RUN_STATUSES = ("running", "finished", "stopped", "failed")
-EXPERIMENT_STATUSES = ("running", "kept", "discarded", "crashed", "invalid", "interrupted")
-FINAL_STATUSES = EXPERIMENT_STATUSES[1:]  # what finish_experiment may set ('interrupted' too)
 
 
 class Migration(SQLModel, table=True):
@@ -43,7 +40,7 @@ class Run(SQLModel, table=True):
     proposer: str
     pool_id: str | None
     simulated: bool
-    status: str  # running | finished | stopped | failed
+    status: str  # a RunStatus
     reason: str | None = None
     started_at: str
     finished_at: str | None = None
@@ -65,7 +62,7 @@ class Experiment(SQLModel, table=True):
     hypothesis: str
     diff: str
     proposer: str
-    status: str  # see EXPERIMENT_STATUSES
+    status: str  # an ExperimentStatus
     reason: str | None = None
     host: str
     pid: int
@@ -110,7 +107,7 @@ class Evaluation(SQLModel, table=True):
     harness_commit: str | None
     harness_dirty: bool | None
     valid: bool
-    status: str
+    status: str  # an EvalStatus
     reason: str
     warnings_json: str
     calibration_json: str | None

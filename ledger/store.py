@@ -19,12 +19,12 @@ import socket
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from harness.results import EvalResult
+from harness.results import EvalResult, ExperimentStatus, RunStatus
 from ledger.database import (
     BUSY_TIMEOUT_S,
     connect,
@@ -37,16 +37,11 @@ from ledger.database import (
 from ledger.errors import LedgerError
 from ledger.evaluations import insert_evaluation
 from ledger.migrations import MIGRATIONS, applied_version, check_version, migrate
-from ledger.models import (
-    FINAL_STATUSES,
-    RUN_STATUSES,
-    Experiment,
-    LlmCall,
-    PoolRecord,
-    Run,
-)
+from ledger.models import Experiment, LlmCall, PoolRecord, Run
 from ledger.poolrecords import insert_pool
 from ledger.views import ExperimentView, RunView, experiment_views, run_view, writer_alive
+
+S = TypeVar("S", RunStatus, ExperimentStatus)
 
 
 class ModelCall(Protocol):
@@ -180,7 +175,7 @@ class Ledger:
                 proposer=proposer,
                 pool_id=pool_id,
                 simulated=simulated,
-                status="running",
+                status=RunStatus.RUNNING,
                 started_at=utc_now(),
                 host=socket.gethostname(),
                 pid=os.getpid(),
@@ -203,11 +198,10 @@ class Ledger:
 
     def finish_run(self, run_id: int, status: str, reason: str) -> None:
         """Close a run: ``finished``, ``stopped`` or ``failed``, with the reason."""
-        if status not in RUN_STATUSES[1:]:
-            raise LedgerError(f"run status {status!r} is not one of {', '.join(RUN_STATUSES[1:])}")
+        final = _status(RunStatus, status, "run", final=True)
         with self.write() as session:
             run = _get(session, Run, run_id, "run")
-            run.status, run.reason, run.finished_at = status, reason, utc_now()
+            run.status, run.reason, run.finished_at = final, reason, utc_now()
             session.add(run)
 
     def set_sweep(self, run_id: int, sweep_path: str) -> None:
@@ -232,7 +226,7 @@ class Ledger:
             run = _get(session, Run, run_id, "run")
             running = session.exec(
                 select(Experiment)
-                .where(Experiment.run_id == run_id, Experiment.status == "running")
+                .where(Experiment.run_id == run_id, Experiment.status == ExperimentStatus.RUNNING)
                 .order_by(col(Experiment.number))
             ).all()
             for exp in running:
@@ -243,7 +237,7 @@ class Ledger:
                     )
             finished = utc_now()
             for exp in running:
-                exp.status = "interrupted"
+                exp.status = ExperimentStatus.INTERRUPTED
                 exp.reason = (
                     f"the writer (pid {exp.pid} on {exp.host}) stopped before finishing; "
                     f"found by pid {me[1]} at {finished}"
@@ -251,7 +245,7 @@ class Ledger:
                 exp.finished_at = finished
                 session.add(exp)
             previous = f"resumed; before: {run.status}" + (f" ({run.reason})" if run.reason else "")
-            run.status, run.reason, run.finished_at = "running", previous, None
+            run.status, run.reason, run.finished_at = RunStatus.RUNNING, previous, None
             run.host, run.pid, run.resumes = me[0], me[1], run.resumes + 1
             session.add(run)
             return [exp.number for exp in running]
@@ -293,7 +287,7 @@ class Ledger:
                 hypothesis=hypothesis,
                 diff=diff,
                 proposer=proposer,
-                status="running",
+                status=ExperimentStatus.RUNNING,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 started_at=utc_now(),
@@ -321,16 +315,15 @@ class Ledger:
         ``delta`` is the mean dev difference to experiment number ``incumbent`` and
         ``delta_lower`` its one-sided lower bound; None where it was not measured.
         """
-        if status not in FINAL_STATUSES:
-            raise LedgerError(f"experiment status {status!r} is not one of {FINAL_STATUSES}")
+        final = _status(ExperimentStatus, status, "experiment", final=True)
         with self.write() as session:
             exp = _get(session, Experiment, experiment_id, "experiment")
-            if exp.status != "running":
+            if exp.status != ExperimentStatus.RUNNING:
                 raise LedgerError(
                     f"experiment {exp.number} is already {exp.status}; it cannot be finished again"
                 )
             finished = utc_now()
-            exp.status, exp.reason, exp.commit_sha, exp.cost_usd = status, reason, commit, cost_usd
+            exp.status, exp.reason, exp.commit_sha, exp.cost_usd = final, reason, commit, cost_usd
             exp.incumbent_number, exp.dev_delta = incumbent, delta
             exp.dev_delta_lower, exp.min_effect = delta_lower, min_effect
             exp.finished_at = finished
@@ -350,10 +343,12 @@ class Ledger:
             return insert_evaluation(session, exp.run_id, experiment_id, result, arm)
 
     def experiments(self, run_id: int, status: str | None = None) -> list[ExperimentView]:
-        """The run's experiments in order, with their dev and holdout scores."""
+        """The run's experiments in order, with their dev and holdout scores; only those with
+        ``status`` (an ``ExperimentStatus`` value) when it is given."""
+        wanted = None if status is None else _status(ExperimentStatus, status, "experiment")
         with self.read() as session:
             _get(session, Run, run_id, "run")
-            return experiment_views(session, run_id, status)
+            return experiment_views(session, run_id, wanted)
 
     # -- calls, pools, money ------------------------------------------------------------------
 
@@ -462,6 +457,15 @@ def _get(session: Session, table: Any, key: int, what: str) -> Any:
     if row is None:
         raise LedgerError(f"no {what} with id {key} in the ledger")
     return row
+
+
+def _status(kind: type[S], status: str, what: str, final: bool = False) -> S:
+    """``status`` as a ``kind``; a final one (not ``running``) when ``final``."""
+    allowed = [s for s in kind if not (final and s is kind.RUNNING)]
+    if status not in allowed:
+        names = ", ".join(s.value for s in allowed)
+        raise LedgerError(f"{what} status {status!r} is not one of {names}")
+    return kind(status)
 
 
 def _dumps(value: Any, what: str) -> str:

@@ -1,7 +1,7 @@
 """What the ledger reads back: typed views of runs, experiments and their evaluations.
 
 An evaluation's arms and checks read back as the results the harness gave (``ArmResult``,
-``CheckResult``).
+``CheckResult``); statuses as the enums of ``harness/results.py``.
 
 A ``running`` row whose writer process is gone is *stale*: the views say so (the database is
 never changed by a reader; ``Ledger.recover`` does that when the loop resumes).
@@ -20,7 +20,7 @@ import sqlalchemy
 from pydantic_core import to_jsonable_python
 from sqlmodel import Session, SQLModel, col, select
 
-from harness.results import ArmResult, CheckResult
+from harness.results import ArmResult, CheckResult, EvalStatus, ExperimentStatus, RunStatus
 from ledger.errors import LedgerError
 from ledger.models import (
     ARM_COLUMNS,
@@ -48,8 +48,8 @@ def writer_alive(host: str, pid: int) -> bool:
     return True
 
 
-def shown_status(status: str, stale: bool) -> str:
-    return "running (stale)" if stale else status
+def shown_status(status: RunStatus | ExperimentStatus, stale: bool) -> str:
+    return "running (stale)" if stale else status.value
 
 
 @dataclass
@@ -62,7 +62,7 @@ class RunView:
     proposer: str
     pool_id: str | None
     simulated: bool
-    status: str
+    status: RunStatus
     reason: str | None
     started_at: str
     finished_at: str | None
@@ -99,7 +99,7 @@ class EvaluationView:
     harness_dirty: bool | None
     sandbox: str
     valid: bool
-    status: str
+    status: EvalStatus
     reason: str
     warnings: list[str]
     arms: dict[str, ArmResult] = field(default_factory=dict)
@@ -123,7 +123,7 @@ class ExperimentView:
     hypothesis: str
     diff: str
     proposer: str
-    status: str
+    status: ExperimentStatus
     reason: str | None
     started_at: str
     finished_at: str | None
@@ -186,7 +186,7 @@ def _split_json(evaluation: EvaluationView | None) -> dict[str, Any] | None:
         "pass_at_1": evaluation.pass_at_1,
         "pass_at_k": evaluation.pass_at_k,
         "valid": evaluation.valid,
-        "status": evaluation.status,
+        "status": evaluation.status.value,
     }
 
 
@@ -206,15 +206,19 @@ def run_view(session: Session, tag: str | None, where: Path) -> RunView:
             raise LedgerError(f"{where}: the ledger has no runs yet")
         raise LedgerError(f"{where}: no run tagged {tag!r}")
     assert run.id is not None
+    status = RunStatus(run.status)
     return _view(
         RunView,
         run,
         config=json.loads(run.config_json),
-        stale=run.status == "running" and not writer_alive(run.host, run.pid),
+        status=status,
+        stale=status == RunStatus.RUNNING and not writer_alive(run.host, run.pid),
     )
 
 
-def experiment_views(session: Session, run_id: int, status: str | None) -> list[ExperimentView]:
+def experiment_views(
+    session: Session, run_id: int, status: ExperimentStatus | None
+) -> list[ExperimentView]:
     """The run's experiments by number, each with its evaluations, arms and checks."""
     query = select(Experiment).where(Experiment.run_id == run_id)
     if status is not None:
@@ -242,6 +246,7 @@ def experiment_views(session: Session, run_id: int, status: str | None) -> list[
         by_experiment.setdefault(ev.experiment_id, {})[ev.split] = _view(
             EvaluationView,
             ev,
+            status=EvalStatus(ev.status),
             warnings=json.loads(ev.warnings_json),
             arms=arms.get(ev.id, {}),
             checks=checks.get(ev.id, []),
@@ -249,12 +254,15 @@ def experiment_views(session: Session, run_id: int, status: str | None) -> list[
     views = []
     for exp in experiments:
         assert exp.id is not None
+        exp_status = ExperimentStatus(exp.status)
         views.append(
             _view(
                 ExperimentView,
                 exp,
                 commit=exp.commit_sha,
-                stale=exp.status == "running" and not writer_alive(exp.host, exp.pid),
+                status=exp_status,
+                stale=exp_status == ExperimentStatus.RUNNING
+                and not writer_alive(exp.host, exp.pid),
                 evaluations=by_experiment.get(exp.id, {}),
             )
         )

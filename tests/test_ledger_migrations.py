@@ -1,9 +1,11 @@
 """Numbered migrations: applied once, in order, on open; a newer schema is refused. The schema
-they build is the one the typed results describe: a new field needs a migration."""
+they build is the one the typed results describe: a new field or status needs a migration."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from racekit import open_at_once
 from sqlmodel import SQLModel
 
 import ledger.store
-from harness.results import ArmResult, EvalResult
+from harness.results import ArmResult, EvalResult, ExperimentStatus, RunStatus
 from ledger import models
 from ledger.columns import ResultColumns
 from ledger.database import connect
@@ -96,6 +98,22 @@ def test_rows_are_the_results_flattened_and_read_back_whole() -> None:
     row = models.ARM_COLUMNS.row(arm)
     assert row["executions"] == 3.0 and row["reward_tokens"] is None and "compute" not in row
     assert models.ARM_COLUMNS.read(row) == arm
+
+
+@pytest.mark.parametrize(
+    ("table", "statuses"), [("runs", RunStatus), ("experiments", ExperimentStatus)]
+)
+def test_the_status_constraints_list_exactly_the_status_values(
+    tmp_path: Path, table: str, statuses: type[StrEnum]
+) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger.open(path).close()
+    with sqlite3.connect(path) as db:
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    found = re.search(r"CHECK \(status IN\s*\(([^)]*)\)\)", sql)
+    assert found is not None, sql
+    allowed = set(re.findall(r"'([^']*)'", found.group(1)))
+    assert allowed == {s.value for s in statuses}
 
 
 def test_pending_migrations_are_applied_once_and_keep_the_data(

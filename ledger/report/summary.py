@@ -18,7 +18,7 @@ import sqlalchemy
 from pydantic_core import to_jsonable_python
 from sqlmodel import Session, col, func, select
 
-from harness.results import ArmResult
+from harness.results import ArmResult, ExperimentStatus
 from ledger.database import utc_now
 from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord
 from ledger.report.stats import curve_ks, paired_difference, pass_at_k
@@ -26,8 +26,12 @@ from ledger.store import Ledger
 from ledger.views import ExperimentView, RunView, experiment_views, run_view
 
 SPLITS = ("dev", "holdout")
-DECIDED = ("kept", "discarded", "crashed", "invalid")  # what counts toward the keep rate
-FAILED = ("crashed", "invalid", "interrupted")
+DECIDED = (  # what counts toward the keep rate
+    ExperimentStatus.KEPT,
+    ExperimentStatus.DISCARDED,
+    ExperimentStatus.CRASHED,
+    ExperimentStatus.INVALID,
+)
 
 
 @dataclass
@@ -145,7 +149,7 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
             best=best.number if best else None,
             baselines=baselines,
             comparisons=_comparisons(session, best) if best else [],
-            kept=statuses["kept"],
+            kept=statuses[ExperimentStatus.KEPT],
             decided=sum(statuses[s] for s in DECIDED),
             statuses=dict(statuses),
             failed_checks=failed,
@@ -157,7 +161,7 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
 
 
 def _best(experiments: list[ExperimentView]) -> ExperimentView | None:
-    kept = [e for e in experiments if e.status == "kept"]
+    kept = [e for e in experiments if e.status == ExperimentStatus.KEPT]
     return kept[-1] if kept else None
 
 
