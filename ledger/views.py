@@ -91,6 +91,7 @@ class EvaluationView:
     n: int
     k: int
     repeats: int
+    seed: int  # the evaluation's seed: its bootstrap resamples are drawn from it
     pass_at_1: float | None
     pass_at_k: float | None
     executions: int | None

@@ -2,8 +2,8 @@
 
 Built from one read snapshot of the ledger. Nothing here is estimated that was not measured:
 the best selector is compared with each baseline on the per-problem values the harness
-recorded for both (paired bootstrap); the pool's pass@k curve is drawn only from recorded
-per-problem counts; a missing value stays None.
+recorded for both (paired bootstrap, on the evaluation's own resamples); the pool's pass@k
+curve is drawn only from recorded per-problem counts; a missing value stays None.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy
 from pydantic_core import to_jsonable_python
+from sqlalchemy import literal_column
 from sqlmodel import Session, col, func, select
 
 from harness.results import ArmResult, ExperimentStatus
@@ -191,7 +192,13 @@ def _comparisons(session: Session, best: ExperimentView) -> list[Comparison]:
         if ev is None or ev.score is None:
             continue
         values: dict[str, dict[str, float]] = {}
-        query = sqlalchemy.select(PROBLEM_RESULTS).where(PROBLEM_RESULTS.c.evaluation_id == ev.id)
+        # In the order they were recorded: the harness's problem order, which its bootstrap
+        # resamples index (so the intervals here are the evaluation's own).
+        query = (
+            sqlalchemy.select(PROBLEM_RESULTS)
+            .where(PROBLEM_RESULTS.c.evaluation_id == ev.id)
+            .order_by(literal_column("rowid"))
+        )
         for result in session.execute(query).mappings():
             values.setdefault(result["arm"], {})[result["task_id"]] = result["value"]
         mine = values.get(ev.arm, {})
@@ -199,10 +206,12 @@ def _comparisons(session: Session, best: ExperimentView) -> list[Comparison]:
             if name == ev.arm:
                 continue
             theirs = values.get(name, {})
-            tasks = sorted(set(mine) & set(theirs))
+            tasks = [task for task in mine if task in theirs]
             diff = None
             if tasks and len(tasks) == len(mine) == len(theirs):
-                diff = paired_difference([mine[t] for t in tasks], [theirs[t] for t in tasks])
+                diff = paired_difference(
+                    [mine[t] for t in tasks], [theirs[t] for t in tasks], ev.seed
+                )
             rows.append(
                 Comparison(
                     split=split,
