@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.judge.significance import Decision
-from harness.results import EvalResult
+from harness.results import EvalResult, ExperimentStatus
 
 HISTORY = 8  # recent experiments shown to the proposer
 FAILED_CHECKS = 6  # failed checks shown to the proposer
@@ -88,7 +88,8 @@ def history_view(
             "reason": (e.reason or "")[:300],
         }
         rows.append(row)
-        if e.status == "kept" and dev is not None and (best is None or dev > best["dev"]):
+        kept = e.status == ExperimentStatus.KEPT
+        if kept and dev is not None and (best is None or dev > best["dev"]):
             best = row
         if e.dev is not None:
             failed += [

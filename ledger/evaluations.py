@@ -1,7 +1,8 @@
-"""Turning ``winnow eval --json`` (``EvalResult.to_json(picks=True)``) into ledger rows.
+"""Recording an ``EvalResult`` (or ``winnow eval --json``: ``EvalResult.to_json(picks=True)``).
 
-The object is checked key by key before anything is written: a missing key or a value of the
-wrong type is a LedgerError naming the key, and the transaction writes nothing.
+The object is validated into ``EvalResult`` before anything is written: a missing key or a value
+of the wrong type is a LedgerError naming the key, and the transaction writes nothing. Every row
+is then derived from the validated result (``ledger/models.py`` says which columns hold what).
 """
 
 from __future__ import annotations
@@ -9,31 +10,41 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import insert
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
+from harness.results import EvalResult, ModelCall
 from ledger.database import utc_now
-from ledger.errors import LedgerError
-from ledger.models import ArmScore, Check, Evaluation, LlmCall, ProblemResult
-
-Rows = list[tuple[type[SQLModel], list[dict[str, Any]]]]
-
-_NUMBER = (int, float)
-_COMPUTE = ("executions", "reward_calls", "generated_tokens", "over_budget_problems")
-_ARM = ("sel_at_k", "ci_low", "ci_high", "gap_closed", "diff_vs_random", "diff_ci_low",
-        "diff_ci_high")  # fmt: skip
+from ledger.errors import LedgerError, invalid_record
+from ledger.models import (
+    ARM_COLUMNS,
+    ARM_SCORES,
+    CHECK_COLUMNS,
+    CHECKS,
+    EVALUATION_COLUMNS,
+    PICK_COLUMNS,
+    PROBLEM_RESULTS,
+    Evaluation,
+    LlmCall,
+)
 
 
 def insert_evaluation(
-    session: Session, run_id: int, experiment_id: int, data: dict[str, Any], arm: str
+    session: Session,
+    run_id: int,
+    experiment_id: int,
+    result: EvalResult | dict[str, Any],
+    arm: str,
 ) -> int:
     """Write one evaluation and its children in the caller's transaction; return its id.
 
     The scorer's model calls (``llm_calls``, present with ``to_json(calls=True)``) go to the
     ``llm_calls`` table with their purpose (``scorer``).
     """
-    evaluation, children = evaluation_rows(experiment_id, data, arm)
-    calls = _call_rows(run_id, experiment_id, data.get("llm_calls") or [])
+    result = validate(result)
+    evaluation = evaluation_row(experiment_id, result, arm)
+    calls = _call_rows(run_id, experiment_id, result.llm_calls)
     taken = session.exec(
         select(Evaluation.id).where(
             Evaluation.experiment_id == experiment_id, Evaluation.split == evaluation.split
@@ -46,9 +57,14 @@ def insert_evaluation(
     session.add(evaluation)
     session.flush()
     assert evaluation.id is not None
-    for table, rows in children:
-        for row in rows:
-            row["evaluation_id"] = evaluation.id
+    key = {"evaluation_id": evaluation.id}
+    arms = [key | {"arm": name} | ARM_COLUMNS.row(value) for name, value in result.arms.items()]
+    checks = [
+        key | {"position": position} | CHECK_COLUMNS.row(check)
+        for position, check in enumerate(result.checks)
+    ]
+    picks = [key | PICK_COLUMNS.row(pick) for pick in result.picks]
+    for table, rows in ((ARM_SCORES, arms), (CHECKS, checks), (PROBLEM_RESULTS, picks)):
         if rows:
             session.execute(insert(table), rows)
     for row in calls:
@@ -58,159 +74,72 @@ def insert_evaluation(
     return evaluation.id
 
 
-def evaluation_rows(experiment_id: int, data: dict[str, Any], arm: str) -> tuple[Evaluation, Rows]:
-    """The evaluation row and its children (arm scores, checks, per-problem picks)."""
-    if not isinstance(data, dict):
-        raise LedgerError("evaluation: expected a JSON object (EvalResult.to_json(picks=True))")
-    harness = _need(data, "harness", dict)
-    arms = _need(data, "arms", dict)
-    evaluation = Evaluation(
+def validate(result: EvalResult | dict[str, Any]) -> EvalResult:
+    """The result itself, or its JSON object validated into one; what the ledger needs beyond
+    the model (a budget, picks of scored arms) is checked here too."""
+    if not isinstance(result, EvalResult):
+        if not isinstance(result, dict):
+            raise LedgerError("evaluation: expected a JSON object (EvalResult.to_json(picks=True))")
+        if "picks" not in result:  # the model's default: [] would hide a forgotten picks=True
+            raise LedgerError("evaluation: key 'picks' is missing (EvalResult.to_json(picks=True))")
+        try:
+            text = json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            raise LedgerError(f"evaluation: not JSON-serialisable: {exc}") from exc
+        try:
+            # The JSON path of strict validation: statuses as their values, ints as floats.
+            result = EvalResult.model_validate_json(text)
+        except ValidationError as exc:
+            raise invalid_record("evaluation", exc) from exc
+    if result.budget is None:  # budget_json is NOT NULL: an evaluation runs under a budget
+        raise LedgerError("evaluation: key 'budget' must not be null")
+    for position, pick in enumerate(result.picks):
+        if pick.arm not in result.arms:
+            raise LedgerError(
+                f"evaluation: key 'picks[{position}].arm' names {pick.arm!r}, which has no score"
+            )
+    return result
+
+
+def evaluation_row(experiment_id: int, result: EvalResult, arm: str) -> Evaluation:
+    """The ``evaluations`` row: the result's own columns and the ledger's."""
+    assert result.budget is not None
+    return Evaluation(
+        **EVALUATION_COLUMNS.row(result),
         experiment_id=experiment_id,
-        split=_need(data, "split", str),
         arm=arm,
-        suite=_need(data, "suite", str),
-        pool_id=_need(data, "pool", str),
-        simulated=_need(data, "simulated", bool),
-        problems=_need(data, "problems", int),
-        problems_in_suite=_maybe(data, "problems_in_suite", int),
-        n=_need(data, "n", int),
-        k=_need(data, "k", int),
-        repeats=_need(data, "repeats", int),
-        seed=_need(data, "seed", int),
-        pass_at_1=_maybe(data, "pass_at_1", _NUMBER),
-        pass_at_k=_maybe(data, "pass_at_k", _NUMBER),
-        executions=_maybe(data, "executions", int),
-        cache_hits=_maybe(data, "cache_hits", int),
-        sandbox=_need(data, "sandbox", str),
-        elapsed_s=_maybe(data, "elapsed_s", _NUMBER),
-        harness_hash=_need(harness, "hash", str, "harness."),
-        harness_commit=_maybe(harness, "commit", str, "harness."),
-        harness_dirty=_maybe(harness, "dirty", bool, "harness."),
-        valid=_need(data, "valid", bool),
-        status=_need(data, "status", str),
-        reason=_need(data, "reason", str),
-        warnings_json=json.dumps(_need(data, "warnings", list)),
-        calibration_json=_json_or_null(_maybe(data, "calibration", dict)),
-        budget_json=json.dumps(_need(data, "budget", dict), sort_keys=True),
-        raw_json=json.dumps(
-            {k: v for k, v in data.items() if k not in ("picks", "llm_calls")}, sort_keys=True
+        warnings_json=json.dumps(result.warnings),
+        calibration_json=(
+            None
+            if result.calibration is None
+            else json.dumps(result.calibration.model_dump(mode="json"), sort_keys=True)
         ),
+        budget_json=json.dumps(result.budget.model_dump(mode="json"), sort_keys=True),
+        # Nothing the harness said is lost: the whole object but its picks and calls.
+        raw_json=json.dumps(result.to_json(), sort_keys=True),
         recorded_at=utc_now(),
     )
-    return evaluation, [
-        (ArmScore, [_arm_row(name, values) for name, values in arms.items()]),
-        (Check, _check_rows(_need(data, "checks", list))),
-        (ProblemResult, _pick_rows(_need(data, "picks", list), set(arms))),
-    ]
 
 
-def _arm_row(name: str, values: Any) -> dict[str, Any]:
-    where = f"arms.{name}."
-    if not isinstance(values, dict):
-        raise LedgerError(f"evaluation: key 'arms.{name}' must be an object")
-    row: dict[str, Any] = {"arm": name}
-    for key in _ARM:
-        row[key] = _maybe(values, key, _NUMBER, where)
-    compute = _need(values, "compute", dict, where)
-    for key in _COMPUTE:
-        row[key] = _maybe(compute, key, _NUMBER, where + "compute.")
-    # reward_tokens came later to the harness: an older result without it is NULL, not 0.
-    row["reward_tokens"] = (
-        _maybe(compute, "reward_tokens", _NUMBER, where + "compute.")
-        if "reward_tokens" in compute
-        else None
-    )
-    return row
+def call_row(run_id: int, experiment_id: int | None, call: ModelCall) -> dict[str, Any]:
+    """One ``llm_calls`` row: the call's purpose says who asked; several completions (a list)
+    are stored as a JSON list, one text as itself."""
+    response = call.response
+    return {
+        "run_id": run_id,
+        "experiment_id": experiment_id,
+        "purpose": str(call.purpose),
+        "model": call.model,
+        "messages_json": json.dumps(call.messages, sort_keys=True),
+        "response": json.dumps(response) if isinstance(response, list) else response,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "cost_usd": call.cost_usd,
+        "latency_s": call.latency_s,
+        "error": call.error,
+        "created_at": utc_now(),
+    }
 
 
-def _call_rows(run_id: int, experiment_id: int, calls: list[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for _, where, call in _objects(calls, "llm_calls"):
-        rows.append(
-            {
-                "run_id": run_id,
-                "experiment_id": experiment_id,
-                "purpose": _need(call, "purpose", str, where),
-                "model": _need(call, "model", str, where),
-                "messages_json": json.dumps(_need(call, "messages", list, where)),
-                "response": _maybe(call, "response", str, where),
-                "prompt_tokens": _maybe(call, "prompt_tokens", int, where),
-                "completion_tokens": _maybe(call, "completion_tokens", int, where),
-                "cost_usd": _maybe(call, "cost_usd", _NUMBER, where),
-                "latency_s": _maybe(call, "latency_s", _NUMBER, where),
-                "error": _maybe(call, "error", str, where),
-                "created_at": utc_now(),
-            }
-        )
-    return rows
-
-
-def _check_rows(checks: list[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for position, where, check in _objects(checks, "checks"):
-        rows.append(
-            {
-                "position": position,
-                "name": _need(check, "name", str, where),
-                "passed": _need(check, "passed", bool, where),
-                "detail": _need(check, "detail", str, where),
-            }
-        )
-    return rows
-
-
-def _pick_rows(picks: list[Any], arms: set[str]) -> list[dict[str, Any]]:
-    rows = []
-    for _, where, pick in _objects(picks, "picks"):
-        arm = _need(pick, "arm", str, where)
-        if arm not in arms:
-            raise LedgerError(f"evaluation: key '{where}arm' names {arm!r}, which has no score")
-        rows.append(
-            {
-                "arm": arm,
-                "task_id": _need(pick, "task_id", str, where),
-                "value": float(_need(pick, "value", _NUMBER, where)),
-                "pick": _need(pick, "pick", int, where),
-                "tied": _need(pick, "tied", int, where),
-                "correct": _need(pick, "correct", bool, where),
-            }
-        )
-    return rows
-
-
-def _objects(items: list[Any], key: str) -> list[tuple[int, str, dict[str, Any]]]:
-    """(position, key prefix for errors, object) for a list that must hold JSON objects."""
-    for position, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise LedgerError(f"evaluation: key '{key}[{position}]' must be an object")
-    return [(position, f"{key}[{position}].", item) for position, item in enumerate(items)]
-
-
-def _need(data: dict[str, Any], key: str, kind: Any, where: str = "") -> Any:
-    if key not in data:
-        raise LedgerError(f"evaluation: key '{where}{key}' is missing")
-    value = data[key]
-    if value is None:
-        raise LedgerError(f"evaluation: key '{where}{key}' must not be null")
-    return _typed(value, key, kind, where)
-
-
-def _maybe(data: dict[str, Any], key: str, kind: Any, where: str = "") -> Any:
-    """A value that may be null (not measured) but must be present."""
-    if key not in data:
-        raise LedgerError(f"evaluation: key '{where}{key}' is missing")
-    value = data[key]
-    return None if value is None else _typed(value, key, kind, where)
-
-
-def _typed(value: Any, key: str, kind: Any, where: str) -> Any:
-    # bool is an int in Python: a True where a count belongs is a bug, not a 1.
-    wrong_bool = isinstance(value, bool) and kind is not bool
-    if wrong_bool or not isinstance(value, kind):
-        name = kind.__name__ if isinstance(kind, type) else "number"
-        raise LedgerError(f"evaluation: key '{where}{key}' must be a {name}, not {value!r:.40}")
-    return value
-
-
-def _json_or_null(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True)
+def _call_rows(run_id: int, experiment_id: int, calls: list[ModelCall]) -> list[dict[str, Any]]:
+    return [call_row(run_id, experiment_id, call) for call in calls]

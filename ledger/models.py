@@ -1,5 +1,10 @@
 """The ledger's tables. The schema itself is created by ``ledger/migrations.py``; these classes
-map onto it, and a test keeps the two in step.
+and tables map onto it, and tests keep the two in step.
+
+The tables that mirror a typed result are derived from it (``ledger/columns.py``): an arm's
+scores from ``ArmResult``, a check from ``CheckResult``, a pick from ``ProblemPick``, and the
+evaluation's own columns from ``EvalResult``. Statuses are the enums of ``harness/results.py``;
+the migrations' CHECK constraints list their values.
 
 Conventions: times are ISO 8601 UTC text (readable in ``sqlite3`` and datasette); structured
 values are JSON text in ``*_json`` columns; a metric that was not measured is NULL, never 0.
@@ -7,11 +12,11 @@ values are JSON text in ``*_json`` columns; a metric that was not measured is NU
 
 from __future__ import annotations
 
+from sqlalchemy import Column, ForeignKey, Integer, PrimaryKeyConstraint, String, Table
 from sqlmodel import Field, SQLModel
 
-RUN_STATUSES = ("running", "finished", "stopped", "failed")
-EXPERIMENT_STATUSES = ("running", "kept", "discarded", "crashed", "invalid", "interrupted")
-FINAL_STATUSES = EXPERIMENT_STATUSES[1:]  # what finish_experiment may set ('interrupted' too)
+from harness.results import ArmResult, CheckResult, EvalResult, ProblemPick
+from ledger.columns import ResultColumns
 
 
 class Migration(SQLModel, table=True):
@@ -35,7 +40,7 @@ class Run(SQLModel, table=True):
     proposer: str
     pool_id: str | None
     simulated: bool
-    status: str  # running | finished | stopped | failed
+    status: str  # a RunStatus
     reason: str | None = None
     started_at: str
     finished_at: str | None = None
@@ -57,7 +62,7 @@ class Experiment(SQLModel, table=True):
     hypothesis: str
     diff: str
     proposer: str
-    status: str  # see EXPERIMENT_STATUSES
+    status: str  # an ExperimentStatus
     reason: str | None = None
     host: str
     pid: int
@@ -72,7 +77,11 @@ class Experiment(SQLModel, table=True):
 
 
 class Evaluation(SQLModel, table=True):
-    """One harness evaluation of an experiment on one split (``winnow eval --json``)."""
+    """One harness evaluation of an experiment on one split (``winnow eval --json``).
+
+    Its result columns are ``EVALUATION_COLUMNS`` (rows are built from them); the others are
+    the ledger's own: which experiment, which arm is researched, JSON columns, the raw object.
+    """
 
     __tablename__ = "evaluations"
     id: int | None = Field(default=None, primary_key=True)
@@ -98,7 +107,7 @@ class Evaluation(SQLModel, table=True):
     harness_commit: str | None
     harness_dirty: bool | None
     valid: bool
-    status: str
+    status: str  # an EvalStatus
     reason: str
     warnings_json: str
     calibration_json: str | None
@@ -107,49 +116,57 @@ class Evaluation(SQLModel, table=True):
     recorded_at: str
 
 
-class ArmScore(SQLModel, table=True):
-    """One arm's sel@k in an evaluation, with its intervals and the compute it used."""
+EVALUATION_COLUMNS = ResultColumns(
+    EvalResult,
+    nested={"harness": "harness_"},
+    renamed={"pool": "pool_id"},
+    elsewhere=frozenset(
+        {
+            "arms",  # ARM_SCORES
+            "checks",  # CHECKS
+            "picks",  # PROBLEM_RESULTS
+            "llm_calls",  # llm_calls, purpose 'scorer'
+            "warnings",  # warnings_json
+            "calibration",  # calibration_json
+            "budget",  # budget_json
+            "scorer",  # raw_json only
+        }
+    ),
+)
+"""The columns of ``evaluations`` that hold an ``EvalResult``'s own fields."""
 
-    __tablename__ = "arm_scores"
-    evaluation_id: int = Field(foreign_key="evaluations.id", primary_key=True)
-    arm: str = Field(primary_key=True)
-    sel_at_k: float | None
-    ci_low: float | None
-    ci_high: float | None
-    gap_closed: float | None
-    diff_vs_random: float | None
-    diff_ci_low: float | None
-    diff_ci_high: float | None
-    executions: float | None
-    reward_calls: float | None
-    reward_tokens: float | None
-    generated_tokens: float | None
-    over_budget_problems: int | None
+ARM_COLUMNS = ResultColumns(ArmResult, nested={"compute": ""})
+CHECK_COLUMNS = ResultColumns(CheckResult)
+PICK_COLUMNS = ResultColumns(ProblemPick)
 
+ARM_SCORES = Table(
+    "arm_scores",
+    SQLModel.metadata,
+    Column("evaluation_id", Integer, ForeignKey("evaluations.id"), primary_key=True),
+    Column("arm", String, primary_key=True),
+    *ARM_COLUMNS.columns(),
+)
+"""Each arm's ``ArmResult`` in an evaluation, by arm name."""
 
-class Check(SQLModel, table=True):
-    """One rigid check of an evaluation and its evidence."""
+CHECKS = Table(
+    "checks",
+    SQLModel.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("evaluation_id", Integer, ForeignKey("evaluations.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    *CHECK_COLUMNS.columns(),
+)
+"""Each rigid check of an evaluation (a ``CheckResult``) and its place in the list."""
 
-    __tablename__ = "checks"
-    id: int | None = Field(default=None, primary_key=True)
-    evaluation_id: int = Field(foreign_key="evaluations.id")
-    position: int
-    name: str
-    passed: bool
-    detail: str
-
-
-class ProblemResult(SQLModel, table=True):
-    """Which candidate an arm picked on one problem, and whether it was correct."""
-
-    __tablename__ = "problem_results"
-    evaluation_id: int = Field(foreign_key="evaluations.id", primary_key=True)
-    arm: str = Field(primary_key=True)
-    task_id: str = Field(primary_key=True)
-    value: float  # mean correctness of the arm's picks over the subsets
-    pick: int  # sample index picked on the first subset
-    tied: int
-    correct: bool
+PROBLEM_RESULTS = Table(
+    "problem_results",
+    SQLModel.metadata,
+    Column("evaluation_id", Integer, ForeignKey("evaluations.id"), nullable=False),
+    *PICK_COLUMNS.columns(),
+    PrimaryKeyConstraint("evaluation_id", "arm", "task_id"),
+)
+"""Which candidate each arm picked on each problem, and whether it was correct
+(a ``ProblemPick``)."""
 
 
 class LlmCall(SQLModel, table=True):

@@ -6,7 +6,8 @@ half-way leaves an honest trail: the next ``recover()`` marks it ``interrupted``
 reports show a ``running`` row whose writer is gone as "running (stale)". Nothing is ever
 deleted; a second record of the same thing is refused, not overwritten.
 
-The ledger receives plain dicts and imports neither ``harness`` nor ``agent``.
+The ledger validates what it is given into the typed results of ``harness/results.py`` (the one
+part of ``harness`` it imports, with the metrics) and never imports ``agent``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import socket
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from harness.results import EvalResult, ExperimentStatus, ModelCall, RunStatus
 from ledger.database import (
     BUSY_TIMEOUT_S,
     connect,
@@ -33,50 +35,13 @@ from ledger.database import (
     utc_now,
 )
 from ledger.errors import LedgerError
-from ledger.evaluations import insert_evaluation
+from ledger.evaluations import call_row, insert_evaluation
 from ledger.migrations import MIGRATIONS, applied_version, check_version, migrate
-from ledger.models import (
-    FINAL_STATUSES,
-    RUN_STATUSES,
-    Experiment,
-    LlmCall,
-    PoolRecord,
-    Run,
-)
+from ledger.models import Experiment, LlmCall, PoolRecord, Run
 from ledger.poolrecords import insert_pool
 from ledger.views import ExperimentView, RunView, experiment_views, run_view, writer_alive
 
-
-class ModelCall(Protocol):
-    """What a model call carries into the ledger (``harness.results.ModelCall``, read here
-    through its fields: the ledger imports no ``harness`` module for it)."""
-
-    @property
-    def purpose(self) -> str: ...
-
-    @property
-    def model(self) -> str: ...
-
-    @property
-    def messages(self) -> list[Any]: ...
-
-    @property
-    def response(self) -> str | list[str] | None: ...
-
-    @property
-    def prompt_tokens(self) -> int | None: ...
-
-    @property
-    def completion_tokens(self) -> int | None: ...
-
-    @property
-    def cost_usd(self) -> float | None: ...
-
-    @property
-    def latency_s(self) -> float | None: ...
-
-    @property
-    def error(self) -> str | None: ...
+S = TypeVar("S", RunStatus, ExperimentStatus)
 
 
 class Ledger:
@@ -182,7 +147,7 @@ class Ledger:
                 proposer=proposer,
                 pool_id=pool_id,
                 simulated=simulated,
-                status="running",
+                status=RunStatus.RUNNING,
                 started_at=utc_now(),
                 host=socket.gethostname(),
                 pid=os.getpid(),
@@ -205,11 +170,10 @@ class Ledger:
 
     def finish_run(self, run_id: int, status: str, reason: str) -> None:
         """Close a run: ``finished``, ``stopped`` or ``failed``, with the reason."""
-        if status not in RUN_STATUSES[1:]:
-            raise LedgerError(f"run status {status!r} is not one of {', '.join(RUN_STATUSES[1:])}")
+        final = _status(RunStatus, status, "run", final=True)
         with self.write() as session:
             run = _get(session, Run, run_id, "run")
-            run.status, run.reason, run.finished_at = status, reason, utc_now()
+            run.status, run.reason, run.finished_at = final, reason, utc_now()
             session.add(run)
 
     def set_sweep(self, run_id: int, sweep_path: str) -> None:
@@ -234,7 +198,7 @@ class Ledger:
             run = _get(session, Run, run_id, "run")
             running = session.exec(
                 select(Experiment)
-                .where(Experiment.run_id == run_id, Experiment.status == "running")
+                .where(Experiment.run_id == run_id, Experiment.status == ExperimentStatus.RUNNING)
                 .order_by(col(Experiment.number))
             ).all()
             for exp in running:
@@ -245,7 +209,7 @@ class Ledger:
                     )
             finished = utc_now()
             for exp in running:
-                exp.status = "interrupted"
+                exp.status = ExperimentStatus.INTERRUPTED
                 exp.reason = (
                     f"the writer (pid {exp.pid} on {exp.host}) stopped before finishing; "
                     f"found by pid {me[1]} at {finished}"
@@ -253,7 +217,7 @@ class Ledger:
                 exp.finished_at = finished
                 session.add(exp)
             previous = f"resumed; before: {run.status}" + (f" ({run.reason})" if run.reason else "")
-            run.status, run.reason, run.finished_at = "running", previous, None
+            run.status, run.reason, run.finished_at = RunStatus.RUNNING, previous, None
             run.host, run.pid, run.resumes = me[0], me[1], run.resumes + 1
             session.add(run)
             return [exp.number for exp in running]
@@ -295,7 +259,7 @@ class Ledger:
                 hypothesis=hypothesis,
                 diff=diff,
                 proposer=proposer,
-                status="running",
+                status=ExperimentStatus.RUNNING,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 started_at=utc_now(),
@@ -323,16 +287,15 @@ class Ledger:
         ``delta`` is the mean dev difference to experiment number ``incumbent`` and
         ``delta_lower`` its one-sided lower bound; None where it was not measured.
         """
-        if status not in FINAL_STATUSES:
-            raise LedgerError(f"experiment status {status!r} is not one of {FINAL_STATUSES}")
+        final = _status(ExperimentStatus, status, "experiment", final=True)
         with self.write() as session:
             exp = _get(session, Experiment, experiment_id, "experiment")
-            if exp.status != "running":
+            if exp.status != ExperimentStatus.RUNNING:
                 raise LedgerError(
                     f"experiment {exp.number} is already {exp.status}; it cannot be finished again"
                 )
             finished = utc_now()
-            exp.status, exp.reason, exp.commit_sha, exp.cost_usd = status, reason, commit, cost_usd
+            exp.status, exp.reason, exp.commit_sha, exp.cost_usd = final, reason, commit, cost_usd
             exp.incumbent_number, exp.dev_delta = incumbent, delta
             exp.dev_delta_lower, exp.min_effect = delta_lower, min_effect
             exp.finished_at = finished
@@ -340,21 +303,24 @@ class Ledger:
             session.add(exp)
 
     def record_evaluation(
-        self, experiment_id: int, eval_json: dict[str, Any], arm: str = "selector"
+        self, experiment_id: int, result: EvalResult | dict[str, Any], arm: str = "selector"
     ) -> int:
-        """Record ``EvalResult.to_json(picks=True)`` for an experiment, all in one transaction.
+        """Record an evaluation of an experiment, all in one transaction: an ``EvalResult``,
+        or its JSON object ``EvalResult.to_json(picks=True, calls=True)``, validated first.
 
         ``arm`` names the arm under research (its sel@k is the experiment's score).
         """
         with self.write() as session:
             exp = _get(session, Experiment, experiment_id, "experiment")
-            return insert_evaluation(session, exp.run_id, experiment_id, eval_json, arm)
+            return insert_evaluation(session, exp.run_id, experiment_id, result, arm)
 
     def experiments(self, run_id: int, status: str | None = None) -> list[ExperimentView]:
-        """The run's experiments in order, with their dev and holdout scores."""
+        """The run's experiments in order, with their dev and holdout scores; only those with
+        ``status`` (an ``ExperimentStatus`` value) when it is given."""
+        wanted = None if status is None else _status(ExperimentStatus, status, "experiment")
         with self.read() as session:
             _get(session, Run, run_id, "run")
-            return experiment_views(session, run_id, status)
+            return experiment_views(session, run_id, wanted)
 
     # -- calls, pools, money ------------------------------------------------------------------
 
@@ -364,23 +330,10 @@ class Ledger:
         Its ``purpose`` says who asked: ``proposer`` (the research agent), ``sampler`` or
         ``scorer``. Several completions (a list) are stored as a JSON list, one text as itself.
         """
-        response = call.response
+        _dumps(call.messages, "messages")  # refused, whole, before anything is written
         with self.write() as session:
             _get(session, Run, run_id, "run")
-            row = LlmCall(
-                run_id=run_id,
-                experiment_id=experiment_id,
-                purpose=str(call.purpose),
-                model=call.model,
-                messages_json=_dumps(call.messages, "messages"),
-                response=json.dumps(response) if isinstance(response, list) else response,
-                prompt_tokens=call.prompt_tokens,
-                completion_tokens=call.completion_tokens,
-                cost_usd=call.cost_usd,
-                latency_s=call.latency_s,
-                error=call.error,
-                created_at=utc_now(),
-            )
+            row = LlmCall(**call_row(run_id, experiment_id, call))
             session.add(row)
             session.flush()
             assert row.id is not None
@@ -434,6 +387,15 @@ def _get(session: Session, table: Any, key: int, what: str) -> Any:
     if row is None:
         raise LedgerError(f"no {what} with id {key} in the ledger")
     return row
+
+
+def _status(kind: type[S], status: str, what: str, final: bool = False) -> S:
+    """``status`` as a ``kind``; a final one (not ``running``) when ``final``."""
+    allowed = [s for s in kind if not (final and s is kind.RUNNING)]
+    if status not in allowed:
+        names = ", ".join(s.value for s in allowed)
+        raise LedgerError(f"{what} status {status!r} is not one of {names}")
+    return kind(status)
 
 
 def _dumps(value: Any, what: str) -> str:

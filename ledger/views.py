@@ -1,5 +1,8 @@
 """What the ledger reads back: typed views of runs, experiments and their evaluations.
 
+An evaluation's arms and checks read back as the results the harness gave (``ArmResult``,
+``CheckResult``); statuses as the enums of ``harness/results.py``.
+
 A ``running`` row whose writer process is gone is *stale*: the views say so (the database is
 never changed by a reader; ``Ledger.recover`` does that when the loop resumes).
 """
@@ -9,14 +12,25 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy
+from pydantic_core import to_jsonable_python
 from sqlmodel import Session, SQLModel, col, select
 
+from harness.results import ArmResult, CheckResult, EvalStatus, ExperimentStatus, RunStatus
 from ledger.errors import LedgerError
-from ledger.models import ArmScore, Check, Evaluation, Experiment, Run
+from ledger.models import (
+    ARM_COLUMNS,
+    ARM_SCORES,
+    CHECK_COLUMNS,
+    CHECKS,
+    Evaluation,
+    Experiment,
+    Run,
+)
 
 V = TypeVar("V")
 
@@ -34,8 +48,8 @@ def writer_alive(host: str, pid: int) -> bool:
     return True
 
 
-def shown_status(status: str, stale: bool) -> str:
-    return "running (stale)" if stale else status
+def shown_status(status: RunStatus | ExperimentStatus, stale: bool) -> str:
+    return "running (stale)" if stale else status.value
 
 
 @dataclass
@@ -48,7 +62,7 @@ class RunView:
     proposer: str
     pool_id: str | None
     simulated: bool
-    status: str
+    status: RunStatus
     reason: str | None
     started_at: str
     finished_at: str | None
@@ -63,30 +77,7 @@ class RunView:
         return shown_status(self.status, self.stale)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"shown_status": self.shown_status}
-
-
-@dataclass
-class CheckView:
-    name: str
-    passed: bool
-    detail: str
-
-
-@dataclass
-class ArmView:
-    sel_at_k: float | None
-    ci_low: float | None
-    ci_high: float | None
-    gap_closed: float | None
-    diff_vs_random: float | None
-    diff_ci_low: float | None
-    diff_ci_high: float | None
-    executions: float | None
-    reward_calls: float | None
-    reward_tokens: float | None
-    generated_tokens: float | None
-    over_budget_problems: int | None
+        return to_jsonable_python(self) | {"shown_status": self.shown_status}
 
 
 @dataclass
@@ -100,6 +91,7 @@ class EvaluationView:
     n: int
     k: int
     repeats: int
+    seed: int  # the evaluation's seed: its bootstrap resamples are drawn from it
     pass_at_1: float | None
     pass_at_k: float | None
     executions: int | None
@@ -108,19 +100,19 @@ class EvaluationView:
     harness_dirty: bool | None
     sandbox: str
     valid: bool
-    status: str
+    status: EvalStatus
     reason: str
     warnings: list[str]
-    arms: dict[str, ArmView] = field(default_factory=dict)
-    checks: list[CheckView] = field(default_factory=list)
+    arms: dict[str, ArmResult] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
 
     @property
-    def score(self) -> ArmView | None:
+    def score(self) -> ArmResult | None:
         """The researched arm's result (None when the evaluation has no such arm)."""
         return self.arms.get(self.arm)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_jsonable_python(self)
 
 
 @dataclass
@@ -132,7 +124,7 @@ class ExperimentView:
     hypothesis: str
     diff: str
     proposer: str
-    status: str
+    status: ExperimentStatus
     reason: str | None
     started_at: str
     finished_at: str | None
@@ -168,8 +160,8 @@ class ExperimentView:
         """The ``winnow log --json`` object (and the report's experiment rows)."""
         data = {
             key: value
-            for key, value in asdict(self).items()
-            if key != "evaluations" and (diff or key != "diff")
+            for key, value in to_jsonable_python(self, exclude={"evaluations"}).items()
+            if diff or key != "diff"
         }
         data["shown_status"] = self.shown_status
         data["dev"] = _split_json(self.dev)
@@ -195,7 +187,7 @@ def _split_json(evaluation: EvaluationView | None) -> dict[str, Any] | None:
         "pass_at_1": evaluation.pass_at_1,
         "pass_at_k": evaluation.pass_at_k,
         "valid": evaluation.valid,
-        "status": evaluation.status,
+        "status": evaluation.status.value,
     }
 
 
@@ -215,15 +207,19 @@ def run_view(session: Session, tag: str | None, where: Path) -> RunView:
             raise LedgerError(f"{where}: the ledger has no runs yet")
         raise LedgerError(f"{where}: no run tagged {tag!r}")
     assert run.id is not None
+    status = RunStatus(run.status)
     return _view(
         RunView,
         run,
         config=json.loads(run.config_json),
-        stale=run.status == "running" and not writer_alive(run.host, run.pid),
+        status=status,
+        stale=status == RunStatus.RUNNING and not writer_alive(run.host, run.pid),
     )
 
 
-def experiment_views(session: Session, run_id: int, status: str | None) -> list[ExperimentView]:
+def experiment_views(
+    session: Session, run_id: int, status: ExperimentStatus | None
+) -> list[ExperimentView]:
     """The run's experiments by number, each with its evaluations, arms and checks."""
     query = select(Experiment).where(Experiment.run_id == run_id)
     if status is not None:
@@ -236,22 +232,22 @@ def experiment_views(session: Session, run_id: int, status: str | None) -> list[
         .order_by(col(Evaluation.id))
     ).all()
     eval_ids = [e.id for e in evaluations]
-    arms: dict[int, dict[str, ArmView]] = {}
-    for score in session.exec(select(ArmScore).where(col(ArmScore.evaluation_id).in_(eval_ids))):
-        values = score.model_dump(exclude={"evaluation_id", "arm"})
-        arms.setdefault(score.evaluation_id, {})[score.arm] = ArmView(**values)
-    checks: dict[int, list[CheckView]] = {}
-    query_checks = select(Check).where(col(Check.evaluation_id).in_(eval_ids))
-    for check in session.exec(query_checks.order_by(col(Check.evaluation_id), col(Check.position))):
-        checks.setdefault(check.evaluation_id, []).append(
-            CheckView(check.name, check.passed, check.detail)
-        )
+    arms: dict[int, dict[str, ArmResult]] = {}
+    scores = sqlalchemy.select(ARM_SCORES).where(ARM_SCORES.c.evaluation_id.in_(eval_ids))
+    for row in session.execute(scores).mappings():
+        arms.setdefault(row["evaluation_id"], {})[row["arm"]] = ARM_COLUMNS.read(row)
+    checks: dict[int, list[CheckResult]] = {}
+    query_checks = sqlalchemy.select(CHECKS).where(CHECKS.c.evaluation_id.in_(eval_ids))
+    ordered = query_checks.order_by(CHECKS.c.evaluation_id, CHECKS.c.position)
+    for row in session.execute(ordered).mappings():
+        checks.setdefault(row["evaluation_id"], []).append(CHECK_COLUMNS.read(row))
     by_experiment: dict[int, dict[str, EvaluationView]] = {}
     for ev in evaluations:
         assert ev.id is not None
         by_experiment.setdefault(ev.experiment_id, {})[ev.split] = _view(
             EvaluationView,
             ev,
+            status=EvalStatus(ev.status),
             warnings=json.loads(ev.warnings_json),
             arms=arms.get(ev.id, {}),
             checks=checks.get(ev.id, []),
@@ -259,12 +255,15 @@ def experiment_views(session: Session, run_id: int, status: str | None) -> list[
     views = []
     for exp in experiments:
         assert exp.id is not None
+        exp_status = ExperimentStatus(exp.status)
         views.append(
             _view(
                 ExperimentView,
                 exp,
                 commit=exp.commit_sha,
-                stale=exp.status == "running" and not writer_alive(exp.host, exp.pid),
+                status=exp_status,
+                stale=exp_status == ExperimentStatus.RUNNING
+                and not writer_alive(exp.host, exp.pid),
                 evaluations=by_experiment.get(exp.id, {}),
             )
         )

@@ -8,10 +8,12 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ledgerkit import ROOT, evaluations, proposer_call
 
+from harness.results import EvalResult
 from ledger.errors import LedgerError
 from ledger.store import Ledger
 
@@ -63,6 +65,27 @@ def test_an_evaluation_is_recorded_whole(tmp_path: Path) -> None:
     assert rows(path, "SELECT count(*) FROM problem_results") == [(len(result["picks"]),)]
     (raw,) = rows(path, "SELECT raw_json FROM evaluations")
     assert json.loads(raw[0])["harness"] == result["harness"]
+
+
+def test_an_eval_result_and_its_json_are_recorded_alike_and_read_back_whole(
+    tmp_path: Path,
+) -> None:
+    data = evaluations()[("codet", "dev")]
+    result = EvalResult.model_validate_json(json.dumps(data))
+    recorded = []
+    for name, given in (("json", data), ("model", result)):
+        path = tmp_path / f"{name}.sqlite"
+        with Ledger.open(path) as ledger:
+            run = new_run(ledger)
+            ledger.record_evaluation(ledger.start_experiment(run, 1, "p", "h", DIFF, "llm"), given)
+            (view,) = ledger.experiments(run)
+        assert view.dev is not None and view.dev.status == result.status
+        assert view.dev.arms == result.arms and view.dev.checks == result.checks
+        recorded.append(
+            [rows(path, f"SELECT * FROM {t}") for t in ("arm_scores", "checks", "problem_results")]
+            + [rows(path, "SELECT raw_json, budget_json, calibration_json FROM evaluations")]
+        )
+    assert recorded[0] == recorded[1]
 
 
 def test_a_crash_is_null_with_its_status_never_zero(tmp_path: Path) -> None:
@@ -118,16 +141,36 @@ def test_nothing_is_recorded_twice_or_overwritten(tmp_path: Path) -> None:
     ("path", "value", "message"),
     [
         (("arms", "codet", "ci_low"), KeyError, "key 'arms.codet.ci_low' is missing"),
-        (("problems",), True, "key 'problems' must be a int"),
+        (("problems",), True, "key 'problems' must be a valid integer, not True"),
         (("harness", "hash"), None, "key 'harness.hash' must not be null"),
-        (("picks",), [{"arm": "nobody"}], "names 'nobody'"),
+        (("picks",), KeyError, "key 'picks' is missing"),
+        (("picks", 0, "arm"), "nobody", r"key 'picks\[0\].arm' names 'nobody'"),
+        (("status",), "great", "key 'status' must be 'ok', 'invalid' or 'crashed', not 'great'"),
+        (("checks", 1, "passed"), 1, r"key 'checks\[1\].passed' must be a valid boolean"),
+        (("harness", "host"), "x", "key 'harness.host' is not expected"),
+        (
+            ("llm_calls",),
+            [
+                {
+                    "purpose": "scorer",
+                    "model": "m",
+                    "messages": [],
+                    "response": 3,
+                    "prompt_tokens": None,
+                    "completion_tokens": None,
+                    "cost_usd": None,
+                    "latency_s": None,
+                }
+            ],
+            r"key 'llm_calls\[0\].response' must be a valid string or a valid array, not 3",
+        ),  # fmt: skip
     ],
 )
 def test_a_bad_evaluation_names_the_key_and_writes_nothing(
-    tmp_path: Path, path: tuple[str, ...], value: object, message: str
+    tmp_path: Path, path: tuple[str | int, ...], value: object, message: str
 ) -> None:
     result = copy.deepcopy(evaluations()[("codet", "dev")])
-    parent = result
+    parent: Any = result
     for key in path[:-1]:
         parent = parent[key]
     if value is KeyError:

@@ -1,16 +1,22 @@
-"""Numbered migrations: applied once, in order, on open; a newer schema is refused."""
+"""Numbered migrations: applied once, in order, on open; a newer schema is refused. The schema
+they build is the one the typed results describe: a new field or status needs a migration."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from racekit import open_at_once
 from sqlmodel import SQLModel
 
 import ledger.store
-from ledger import models  # noqa: F401  (registers the tables in SQLModel.metadata)
+from harness.results import ArmResult, EvalResult, ExperimentStatus, RunStatus
+from ledger import models
+from ledger.columns import ResultColumns
 from ledger.database import connect
 from ledger.errors import LedgerError
 from ledger.migrations import MIGRATIONS, MigrationSpec, migrate
@@ -31,6 +37,83 @@ def test_the_migrated_schema_is_the_one_the_models_describe(tmp_path: Path) -> N
         assert set(columns) == {c.name for c in table.columns}, table.name
         for column in table.columns:
             assert columns[column.name] == (not column.nullable), f"{table.name}.{column.name}"
+
+
+# The columns a table keeps beside those of the result it mirrors.
+LEDGER_OWN = {
+    "arm_scores": {"evaluation_id", "arm"},
+    "checks": {"id", "evaluation_id", "position"},
+    "problem_results": {"evaluation_id"},
+    "evaluations": {
+        "id", "experiment_id", "arm", "warnings_json", "calibration_json", "budget_json",
+        "raw_json", "recorded_at",
+    },
+}  # fmt: skip
+MIRRORS: dict[str, ResultColumns[Any]] = {
+    "arm_scores": models.ARM_COLUMNS,
+    "checks": models.CHECK_COLUMNS,
+    "problem_results": models.PICK_COLUMNS,
+    "evaluations": models.EVALUATION_COLUMNS,
+}
+
+
+def migrated_columns(tmp_path: Path, table: str) -> set[str]:
+    path = tmp_path / "l.sqlite"
+    if not path.exists():
+        Ledger.open(path).close()
+    with sqlite3.connect(path) as db:
+        return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+@pytest.mark.parametrize("table", sorted(MIRRORS))
+def test_a_table_that_mirrors_a_result_has_exactly_its_fields_as_columns(
+    tmp_path: Path, table: str
+) -> None:
+    derived = MIRRORS[table].names()
+    assert len(derived) == len(set(derived)), f"{table}: two fields map to one column"
+    assert migrated_columns(tmp_path, table) - LEDGER_OWN[table] == set(derived)
+
+
+def test_a_field_added_to_a_result_without_a_migration_is_caught(tmp_path: Path) -> None:
+    class WiderArm(ArmResult):
+        spread: float | None = None
+        """A new metric nobody migrated."""
+
+    wider = ResultColumns(WiderArm, nested={"compute": ""})
+    assert "spread" in wider.names()
+    assert migrated_columns(tmp_path, "arm_scores") - LEDGER_OWN["arm_scores"] != set(wider.names())
+
+
+def test_a_result_field_of_an_unforeseen_kind_must_be_placed(tmp_path: Path) -> None:
+    # EvalResult's lists and nested records go to other tables and JSON columns, each named.
+    with pytest.raises(TypeError, match="EvalResult.arms .* name it as kept elsewhere"):
+        ResultColumns(EvalResult, nested={"harness": "harness_"})
+
+
+def test_rows_are_the_results_flattened_and_read_back_whole() -> None:
+    arm = ArmResult.model_validate_json(
+        '{"sel_at_k": 0.5, "ci_low": 0.25, "ci_high": 0.75, "gap_closed": null,'
+        ' "compute": {"executions": 3, "reward_tokens": null, "over_budget_problems": 2}}'
+    )
+    row = models.ARM_COLUMNS.row(arm)
+    assert row["executions"] == 3.0 and row["reward_tokens"] is None and "compute" not in row
+    assert models.ARM_COLUMNS.read(row) == arm
+
+
+@pytest.mark.parametrize(
+    ("table", "statuses"), [("runs", RunStatus), ("experiments", ExperimentStatus)]
+)
+def test_the_status_constraints_list_exactly_the_status_values(
+    tmp_path: Path, table: str, statuses: type[StrEnum]
+) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger.open(path).close()
+    with sqlite3.connect(path) as db:
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    found = re.search(r"CHECK \(status IN\s*\(([^)]*)\)\)", sql)
+    assert found is not None, sql
+    allowed = set(re.findall(r"'([^']*)'", found.group(1)))
+    assert allowed == {s.value for s in statuses}
 
 
 def test_pending_migrations_are_applied_once_and_keep_the_data(

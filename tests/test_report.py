@@ -154,6 +154,25 @@ def test_report_json_gives_the_morning_review(overnight: Path) -> None:
     assert len(data["experiments"]) == 6 and "diff" in data["experiments"][0]
 
 
+def test_the_best_against_random_is_the_interval_its_evaluation_recorded(overnight: Path) -> None:
+    # One computation of each number: the report's paired bootstrap is the harness's, on the
+    # evaluation's own resamples, so it repeats what the evaluation said, to the last digit.
+    data = json.loads(winnow("report", "--ledger", str(overnight), "--json")[1])
+    best = next(e for e in data["experiments"] if e["number"] == data["best"])
+    with sqlite3.connect(overnight) as db:
+        for split in ("dev", "holdout"):
+            recorded = db.execute(
+                "SELECT diff_vs_random, diff_ci_low, diff_ci_high FROM arm_scores "
+                "JOIN evaluations ON evaluations.id = evaluation_id "
+                "WHERE experiment_id = ? AND split = ? AND arm_scores.arm = 'selector'",
+                (best["id"], split),
+            ).fetchone()
+            shown = next(
+                c for c in data["comparisons"] if c["split"] == split and c["baseline"] == "random"
+            )
+            assert (shown["difference"], shown["low"], shown["high"]) == recorded
+
+
 def test_report_in_the_terminal_names_the_best_and_the_failures(overnight: Path) -> None:
     code, out, _ = winnow("report", "--ledger", str(overnight))
     assert code == 0

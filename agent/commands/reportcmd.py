@@ -14,8 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from harness.results import ExperimentStatus
 from ledger.errors import LedgerError
-from ledger.models import EXPERIMENT_STATUSES
 from ledger.report.page import write_html
 from ledger.report.summary import Report, build_report
 from ledger.store import Ledger
@@ -26,12 +26,13 @@ STALE = "stale"  # --status stale: running rows whose writer is gone
 
 def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> None:
     """One line per experiment of a run (the latest run unless ``tag``)."""
-    if status is not None and status not in EXPERIMENT_STATUSES + (STALE,):
-        choices = ", ".join(EXPERIMENT_STATUSES + (STALE,))
+    statuses = [s.value for s in ExperimentStatus] + [STALE]
+    if status is not None and status not in statuses:
+        choices = ", ".join(statuses)
         raise LedgerError(f"unknown status {status!r} (one of {choices})")
     with Ledger.open(path, readonly=True) as ledger:
         run = ledger.get_run(tag)
-        query = "running" if status == STALE else status
+        query = ExperimentStatus.RUNNING if status == STALE else status
         experiments = [e for e in ledger.experiments(run.id, query) if status != STALE or e.stale]
     if as_json:
         print(json.dumps([e.to_json() for e in experiments], indent=2))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from harness.results import ExperimentStatus
 from ledger.errors import LedgerError
 from ledger.report.charts import PALETTE, Axis, RefLine, Series, svg_chart
 from ledger.report.summary import Report
@@ -87,8 +88,8 @@ def progress_chart(report: Report) -> str | None:
     if not exps:
         return None
     scored = [(e, e.sel_at_k("dev")) for e in exps]
-    kept = [(e.number, v) for e, v in scored if v is not None and e.status == "kept"]
-    other = [(e, v) for e, v in scored if v is not None and e.status != "kept"]
+    kept = [(e.number, v) for e, v in scored if v is not None and e.status == ExperimentStatus.KEPT]
+    other = [(e, v) for e, v in scored if v is not None and e.status != ExperimentStatus.KEPT]
     failed = [e for e, v in scored if v is None]
     series = [
         Series(
@@ -103,7 +104,7 @@ def progress_chart(report: Report) -> str | None:
     ]  # fmt: skip
     if kept:
         last = exps[-1].number
-        best = [e for e in exps if e.status == "kept"]
+        best = [e for e in exps if e.status == ExperimentStatus.KEPT]
         steps = [(e.number, v) for e in best if (v := e.sel_at_k("dev")) is not None]
         holdout = [(e.number, h) for e in best if (h := e.sel_at_k("holdout")) is not None]
         if steps[-1][0] < last:

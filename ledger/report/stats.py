@@ -1,40 +1,28 @@
-"""The two statistics the reports compute from recorded per-problem data.
+"""The report's two statistics, computed by the harness's own functions (``harness/judge/
+metrics.py``): each number has one definition, whether the judge or the report shows it.
 
-- pass@k of a pool from its per-problem counts (the unbiased estimator of Chen et al. 2021,
-  ``1 - C(n-c, k) / C(n, k)``), for the pool's pass@k curve.
-- a paired percentile bootstrap interval of a mean difference over problems, to set the best
-  selector against each baseline on the very problems both were scored on.
+- the pool's pass@k curve: the mean over problems of the unbiased pass@k (``pass_rates``) of
+  their recorded (samples, correct) counts;
+- the best selector against a baseline: the mean paired difference over problems, with the
+  percentile bootstrap interval on the evaluation's own resamples (``bootstrap_indices`` of its
+  seed, problems in the harness's order) — so "selector − random" is the interval the
+  evaluation itself recorded as ``diff_vs_random``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from math import comb
-
 import numpy as np
 
-RESAMPLES = 2000  # bootstrap resamples of the problems
-LEVEL = 0.95  # two-sided level of the intervals
-
-
-@dataclass(frozen=True)
-class Difference:
-    estimate: float
-    low: float
-    high: float
-    problems: int
+from harness.judge.metrics import Interval, bootstrap_indices, interval, pass_rates
 
 
 def pass_at_k(counts: list[tuple[int, int]], k: int) -> float:
     """Mean unbiased pass@k over problems given as (samples, correct) pairs."""
     if not counts:
         raise ValueError("pass@k of no problems")
-    values = []
-    for n, c in counts:
-        if k > n:
-            raise ValueError(f"k={k} is larger than a problem's {n} samples")
-        values.append(1.0 - comb(n - c, k) / comb(n, k))
-    return float(np.mean(values))
+    sizes, correct = (np.array(column) for column in zip(*counts, strict=True))
+    _, passk = pass_rates(correct, sizes, k)
+    return float(passk.mean())
 
 
 def curve_ks(n: int) -> list[int]:
@@ -44,16 +32,10 @@ def curve_ks(n: int) -> list[int]:
     return sorted(k for k in ks if 1 <= k <= n)
 
 
-def paired_difference(
-    new: list[float], old: list[float], seed: int = 0, resamples: int = RESAMPLES
-) -> Difference:
-    """Mean of ``new - old`` over problems (same order) with a percentile bootstrap interval."""
+def paired_difference(new: list[float], old: list[float], seed: int) -> Interval:
+    """Mean of ``new - old`` over problems (in the evaluation's problem order) with its paired
+    percentile bootstrap interval, on the resamples the evaluation with ``seed`` drew."""
     a, b = np.asarray(new, dtype=float), np.asarray(old, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
         raise ValueError("a paired difference needs the same, non-empty list of problems")
-    diff = a - b
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
-    tail = (1.0 - LEVEL) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return Difference(float(diff.mean()), float(low), float(high), len(diff))
+    return interval(a - b, bootstrap_indices(len(a), seed))

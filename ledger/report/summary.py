@@ -2,36 +2,37 @@
 
 Built from one read snapshot of the ledger. Nothing here is estimated that was not measured:
 the best selector is compared with each baseline on the per-problem values the harness
-recorded for both (paired bootstrap); the pool's pass@k curve is drawn only from recorded
-per-problem counts; a missing value stays None.
+recorded for both (paired bootstrap, on the evaluation's own resamples); the pool's pass@k
+curve is drawn only from recorded per-problem counts; a missing value stays None.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy
+from pydantic_core import to_jsonable_python
+from sqlalchemy import literal_column
 from sqlmodel import Session, col, func, select
 
+from harness.results import ArmResult, ExperimentStatus
 from ledger.database import utc_now
-from ledger.models import LlmCall, PoolProblem, PoolRecord, ProblemResult
+from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord
 from ledger.report.stats import curve_ks, paired_difference, pass_at_k
 from ledger.store import Ledger
-from ledger.views import (
-    ArmView,
-    ExperimentView,
-    RunView,
-    experiment_views,
-    run_view,
-)
+from ledger.views import ExperimentView, RunView, experiment_views, run_view
 
 SPLITS = ("dev", "holdout")
-DECIDED = ("kept", "discarded", "crashed", "invalid")  # what counts toward the keep rate
-FAILED = ("crashed", "invalid", "interrupted")
+DECIDED = (  # what counts toward the keep rate
+    ExperimentStatus.KEPT,
+    ExperimentStatus.DISCARDED,
+    ExperimentStatus.CRASHED,
+    ExperimentStatus.INVALID,
+)
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Baselines:
     problems: int
     pass_at_1: float | None
     pass_at_k: float | None
-    arms: dict[str, ArmView]
+    arms: dict[str, ArmResult]
 
 
 @dataclass
@@ -119,7 +120,7 @@ class Report:
         return next((e for e in self.experiments if e.number == number), None)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data: dict[str, Any] = to_jsonable_python(self)
         data["run"] = self.run.to_json()
         data["experiments"] = [e.to_json() for e in self.experiments]
         data["keep_rate"] = self.keep_rate
@@ -149,7 +150,7 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
             best=best.number if best else None,
             baselines=baselines,
             comparisons=_comparisons(session, best) if best else [],
-            kept=statuses["kept"],
+            kept=statuses[ExperimentStatus.KEPT],
             decided=sum(statuses[s] for s in DECIDED),
             statuses=dict(statuses),
             failed_checks=failed,
@@ -161,7 +162,7 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
 
 
 def _best(experiments: list[ExperimentView]) -> ExperimentView | None:
-    kept = [e for e in experiments if e.status == "kept"]
+    kept = [e for e in experiments if e.status == ExperimentStatus.KEPT]
     return kept[-1] if kept else None
 
 
@@ -191,18 +192,26 @@ def _comparisons(session: Session, best: ExperimentView) -> list[Comparison]:
         if ev is None or ev.score is None:
             continue
         values: dict[str, dict[str, float]] = {}
-        query = select(ProblemResult).where(ProblemResult.evaluation_id == ev.id)
-        for result in session.exec(query):
-            values.setdefault(result.arm, {})[result.task_id] = result.value
+        # In the order they were recorded: the harness's problem order, which its bootstrap
+        # resamples index (so the intervals here are the evaluation's own).
+        query = (
+            sqlalchemy.select(PROBLEM_RESULTS)
+            .where(PROBLEM_RESULTS.c.evaluation_id == ev.id)
+            .order_by(literal_column("rowid"))
+        )
+        for result in session.execute(query).mappings():
+            values.setdefault(result["arm"], {})[result["task_id"]] = result["value"]
         mine = values.get(ev.arm, {})
         for name, arm in ev.arms.items():
             if name == ev.arm:
                 continue
             theirs = values.get(name, {})
-            tasks = sorted(set(mine) & set(theirs))
+            tasks = [task for task in mine if task in theirs]
             diff = None
             if tasks and len(tasks) == len(mine) == len(theirs):
-                diff = paired_difference([mine[t] for t in tasks], [theirs[t] for t in tasks])
+                diff = paired_difference(
+                    [mine[t] for t in tasks], [theirs[t] for t in tasks], ev.seed
+                )
             rows.append(
                 Comparison(
                     split=split,
@@ -246,8 +255,9 @@ def _curves(
         ev = reference.evaluations.get(split)
         if ev is None or ev.pool_id != pool_id:
             continue
-        query = select(ProblemResult.task_id).where(ProblemResult.evaluation_id == ev.id)
-        tasks = set(session.exec(query.distinct()).all())
+        picks = PROBLEM_RESULTS.c
+        query = sqlalchemy.select(picks.task_id).where(picks.evaluation_id == ev.id).distinct()
+        tasks = set(session.execute(query).scalars())
         if not tasks or not tasks <= set(counts):
             continue  # counts not recorded for every problem: no curve rather than a guess
         pairs = [counts[t] for t in sorted(tasks)]
