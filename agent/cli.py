@@ -27,7 +27,7 @@ from agent.pages.sweeppage import check_sweep_target, write_sweep_html
 from harness.analysis.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
-from harness.execution.sandbox import SandboxError
+from harness.execution.launch import SandboxError
 from harness.home import ledger_path
 from harness.judge.evaluate import EvalSpec
 from harness.sampling import SamplingError

@@ -49,7 +49,7 @@ from harness.data.jsonl import read_jsonl
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.errors import InputError
-from harness.execution.sandbox import SandboxError
+from harness.execution.launch import SandboxError
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.judge.significance import Decision, decide
 from harness.results import EvalResult, ModelCall

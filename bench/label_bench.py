@@ -50,7 +50,8 @@ def main() -> None:
     from harness.data.suites import load_suite
     from harness.execution.cache import ExecCache
     from harness.execution.executor import Executor
-    from harness.execution.sandbox import Sandbox, SandboxConfig
+    from harness.execution.launch import SandboxConfig
+    from harness.execution.sandbox import Sandbox
 
     suite = load_suite("humaneval")
     pool = import_pool(args.samples, suite, args.self_tests if args.matrix else None)

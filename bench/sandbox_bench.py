@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from harness.execution.sandbox import Job, Sandbox, SandboxConfig, SandboxLevel, bwrap_available
+from harness.execution.launch import SandboxConfig, SandboxLevel
+from harness.execution.sandbox import Job, Sandbox, bwrap_available
 
 
 def per_job_ms(level: SandboxLevel, count: int) -> float:

@@ -61,7 +61,7 @@ from pydantic_core import ErrorDetails
 from harness.configmodel import REFUSED, ConfigModel, NonEmptyStr, refuse
 from harness.errors import InputError
 from harness.execution.executor import ExecSettings
-from harness.execution.sandbox import SandboxConfig
+from harness.execution.launch import SandboxConfig
 
 Model = TypeVar("Model", bound=BaseModel)
 

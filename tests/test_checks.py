@@ -1,5 +1,5 @@
 """The rigid checks (harness/judge/checks.py) against hostile selectors, each failing for its
-reason.
+own reason.
 
 One Session (sandbox + execution cache) serves the module; every evaluation is the real thing:
 the selector runs in its own sandboxed process and the checks re-run it as they would at night.

@@ -1,5 +1,5 @@
-"""The executor and the level it runs at: the execution cache in front of the sandbox, grouping
-of pairs by program, and which sandbox level is recorded. Real sandboxes and a real SQLite cache
+"""The executor and the level it runs at: the execution cache in front of the sandbox, grouping of
+pairs by program, and which sandbox level is recorded. Real sandboxes and a real SQLite cache
 throughout."""
 
 from __future__ import annotations
@@ -13,14 +13,8 @@ from racekit import open_at_once
 
 from harness.execution.cache import ExecCache
 from harness.execution.executor import Executor
-from harness.execution.sandbox import (
-    Job,
-    Sandbox,
-    SandboxConfig,
-    SandboxError,
-    SandboxLevel,
-    bwrap_available,
-)
+from harness.execution.launch import SandboxConfig, SandboxError, SandboxLevel
+from harness.execution.sandbox import Job, Sandbox, bwrap_available
 
 PROGRAM = "def add(a, b):\n    return a + b\n"
 TESTS = ["assert add(1, 2) == 3", "assert add(1, 2) == 4", "raise ValueError('not an assert')"]

@@ -33,17 +33,8 @@ import pytest
 
 from harness.execution.cache import ExecCache
 from harness.execution.executor import ExecSettings, Executor
-from harness.execution.sandbox import (
-    GRACE,
-    STDLIB,
-    Job,
-    JobResult,
-    Sandbox,
-    SandboxConfig,
-    SandboxLevel,
-    bwrap_available,
-    world_readable,
-)
+from harness.execution.launch import STDLIB, SandboxConfig, SandboxLevel, world_readable
+from harness.execution.sandbox import GRACE, Job, JobResult, Sandbox, bwrap_available
 
 ROOT = os.geteuid() == 0
 BASE_UID = 200_000 + os.getpid() % 100_000 * 4  # slot uids no concurrent test run shares

@@ -1,6 +1,6 @@
 """The selector's process (harness/execution/selector.py, harness/execution/_selector_host.py):
-loading, failures
-that are results rather than tracebacks, time limits, and what the audit hook records."""
+loading, failures that are results rather than tracebacks, time limits, and what the audit hook
+records."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from evalkit import TINY_SUITE, check, open_session, run_eval, selector_file, se
 
 from harness.api import Candidate, Problem, SignalUnavailable
 from harness.config import load_config
-from harness.execution.sandbox import Sandbox, SandboxConfig
+from harness.execution.launch import SandboxConfig
+from harness.execution.sandbox import Sandbox
 from harness.execution.selector import STARTUP_ALLOWANCE, SelectorFailure, SelectorProcess
 from harness.judge.evaluate import Session
 

@@ -1,8 +1,7 @@
 """``winnow log`` and ``winnow report``: read the ledger (read-only) and show it.
 
-The ledger builds the data (``ledger.report.summary``) and the HTML page (``ledger.report.page``);
-this
-module only lays it out for a terminal, or prints it as JSON.
+The ledger builds the data (``ledger.report.summary``) and the HTML page
+(``ledger.report.page``); this module only lays it out for a terminal, or prints it as JSON.
 """
 
 from __future__ import annotations

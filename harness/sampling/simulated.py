@@ -4,7 +4,7 @@ labelled SIMULATED.
 For each problem it builds a *library* once (deterministic, cached execution): the reference
 solution and a few rewrites of it (kept only when they agree with the reference on the probe
 inputs), a dozen mutants (see ``variants.py``), and the probe inputs with the reference's
-outputs on them (see ``inputs.py``: docstring examples and signature-based inputs, never the
+outputs on them (see ``probe_inputs.py``: docstring examples and signature-based inputs, never the
 hidden tests). Mutants that time out on a probe input are dropped, so labelling a simulated
 pool stays fast.
 

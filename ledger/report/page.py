@@ -1,8 +1,7 @@
 """The morning report as one static, self-contained HTML page (inline SVG and CSS, no script).
 
-``render_html`` turns a :class:`~ledger.report.summary.Report` into the page; ``write_html`` writes
-it
-atomically, and refuses to replace a file that is not an earlier Winnow report.
+``render_html`` turns a :class:`~ledger.report.summary.Report` into the page; ``write_html``
+writes it atomically, and refuses to replace a file that is not an earlier Winnow report.
 """
 
 from __future__ import annotations
