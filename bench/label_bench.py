@@ -2,7 +2,7 @@
 
     python bench/label_bench.py [--samples ../shared/pools/codegen16b-humaneval/samples.jsonl]
                                 [--self-tests .../self_tests.jsonl] [--workers 2] [--skip-reference]
-                                [--matrix] [--warm]
+                                [--matrix] [--outputs] [--warm] [--suite humaneval]
 
 From a cold cache (a fresh WINNOW_HOME in a temp dir), on the same machine with the same worker
 count, it times:
@@ -12,9 +12,11 @@ count, it times:
   file (its own timeout, 3 s, which Winnow also uses);
 
 prints both times and the ratio, and checks that every pass/fail label agrees (printing any that
-do not). ``--matrix`` also times the full candidate x self-test matrix from the cold cache, and
-``--warm`` a warm-cache re-run of the whole ``winnow eval`` (all baselines, k = n). Output is a
-``key: value`` block.
+do not). ``--matrix`` also times the full candidate x self-test matrix from the cold cache,
+``--outputs`` every candidate's output on each of its problem's inputs (the prompt's calls, then
+the self-tests', at most 32: what ``winnow eval`` judges for the outputs signal), each in pairs per
+second, and ``--warm`` a warm-cache re-run of the whole ``winnow eval`` (all baselines, k = n).
+Output is a ``key: value`` block.
 """
 
 from __future__ import annotations
@@ -40,21 +42,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--matrix", action="store_true")
+    parser.add_argument("--outputs", action="store_true")
     parser.add_argument("--warm", action="store_true")
+    parser.add_argument("--suite", default="humaneval", help="the prompts the inputs come from")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
     os.environ["WINNOW_HOME"] = str(work / "home")
     # Imported after WINNOW_HOME is set: the harness reads it.
+    from harness.config import BudgetConfig
+    from harness.data.calls import harvest_inputs
     from harness.data.pools import import_pool
     from harness.data.suites import load_suite
     from harness.execution.cache import ExecCache
     from harness.execution.executor import Executor
     from harness.execution.launch import SandboxConfig
+    from harness.execution.outputs import output_test
     from harness.execution.sandbox import Sandbox
 
-    suite = load_suite("humaneval")
-    pool = import_pool(args.samples, suite, args.self_tests if args.matrix else None)
+    suite = load_suite(args.suite)
+    with_tests = args.matrix or args.outputs
+    pool = import_pool(args.samples, suite, args.self_tests if with_tests else None)
     rows = [(t, s) for t, samples in pool.samples.items() for s in samples]
     programs = [suite.tasks[t].hidden_program(s.completion) for t, s in rows]
     print(f"candidates: {len(programs)}")
@@ -81,6 +89,29 @@ def main() -> None:
             matrix_s = time.monotonic() - started
             print(f"matrix_pairs: {pairs}")
             print(f"matrix_s: {matrix_s:.1f}")
+            print(f"matrix_pairs_per_s: {pairs / matrix_s:.0f}")
+        if args.outputs:
+            limit = BudgetConfig().inputs_per_problem
+            inputs = {}
+            for task_id in pool.samples:
+                task = suite.tasks[task_id]
+                tests = list(dict.fromkeys((pool.self_tests or {}).get(task_id, [])))
+                inputs[task_id] = harvest_inputs(task.prompt, tests, task.entry_point, limit)
+            requests = [
+                (
+                    suite.tasks[task_id].prompt + sample.completion,
+                    [output_test(suite.tasks[task_id].entry_point, a) for a in inputs[task_id]],
+                )
+                for task_id, sample in rows
+            ]
+            pairs = sum(len(t) for _, t in requests)
+            started = time.monotonic()
+            executor.self_test(requests)
+            outputs_s = time.monotonic() - started
+            print(f"outputs_inputs_per_problem: {pairs / len(rows):.1f}")
+            print(f"outputs_pairs: {pairs}")
+            print(f"outputs_s: {outputs_s:.1f}")
+            print(f"outputs_pairs_per_s: {pairs / outputs_s:.0f}")
 
     if not args.skip_reference:
         copy = work / "samples.jsonl"

@@ -123,3 +123,19 @@ def test_random_subset_std_matches_enumeration() -> None:
     assert random_subset_std(6, 3, 4, repeats=1) == pytest.approx(math.sqrt(variance))
     assert random_subset_std(6, 3, 4, repeats=10) == pytest.approx(math.sqrt(variance / 10))
     assert random_subset_std(6, 3, 6, repeats=1) == 0.0  # k = n: one subset, no noise
+
+
+def test_gap_closed_has_a_paired_bootstrap_interval() -> None:
+    from harness.judge.metrics import gap_interval
+
+    rng = np.random.default_rng(0)
+    pass1 = rng.uniform(0.1, 0.3, 60)
+    passk = np.minimum(pass1 + rng.uniform(0.2, 0.5, 60), 1.0)
+    values = pass1 + 0.4 * (passk - pass1)  # closes 40% of every problem's gap
+    found = gap_interval(values, pass1, passk, bootstrap_indices(60, 0))
+    assert found is not None and found.estimate == pytest.approx(0.4)
+    assert found.low == pytest.approx(0.4) and found.high == pytest.approx(0.4)
+    noisy = values + rng.normal(0, 0.05, 60)
+    wide = gap_interval(noisy, pass1, passk, bootstrap_indices(60, 0))
+    assert wide is not None and wide.low < wide.estimate < wide.high
+    assert gap_interval(pass1, pass1, pass1, bootstrap_indices(60, 0)) is None  # no gap

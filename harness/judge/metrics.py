@@ -113,3 +113,24 @@ def pass_rates(correct: np.ndarray, sizes: np.ndarray, k: int) -> tuple[np.ndarr
     pass1 = correct / sizes
     passk = np.array([pass_at_k(int(n), int(c), k) for c, n in zip(correct, sizes, strict=True)])
     return pass1, passk
+
+
+def gap_interval(
+    values: np.ndarray,
+    pass1: np.ndarray,
+    passk: np.ndarray,
+    resamples: np.ndarray,
+    level: float = CONFIDENCE,
+) -> Interval | None:
+    """The share of the pass@1 -> pass@k gap an arm closes, with a percentile bootstrap
+    interval: each resample of the problems recomputes sel@k, pass@1 and pass@k together.
+    None when there is no gap; resamples without a gap are left out of the interval."""
+    estimate = gap_closed(float(values.mean()), float(pass1.mean()), float(passk.mean()))
+    if estimate is None:
+        return None
+    gaps = passk[resamples].mean(axis=1) - pass1[resamples].mean(axis=1)
+    closed = (values[resamples].mean(axis=1) - pass1[resamples].mean(axis=1))[gaps > 1e-12]
+    ratios = closed / gaps[gaps > 1e-12]
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(ratios, [tail, 1.0 - tail])
+    return Interval(estimate, float(low), float(high))
