@@ -149,7 +149,7 @@ class Loop:
     def run(self) -> RunSummary:
         branch, created = open_branch(self.repo, self.spec.tag, self.home)
         self.branch = branch
-        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home)
+        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home, self.config.sampler)
         status, reason = "finished", "budget reached"
         with Session(self.config) as session, stoppable():
             self.session = session

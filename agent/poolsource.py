@@ -1,10 +1,11 @@
 """Where each experiment's pool comes from: a replayed pool, or ``experiments/sampling.toml``.
 
 With ``--pool`` the run replays one pool (a cache id or a directory) for every experiment.
-Otherwise the pool is sampled from the branch's ``experiments/sampling.toml`` — cached by the
-suite and the whole config, so an unchanged config costs nothing and a changed one is sampled
-once, before its experiment is evaluated. Pools and the model calls sampling made are handed to
-the ledger.
+Otherwise the pool is sampled from the run config's ``[sampler]`` (the model, fixed for the run)
+as the branch's ``experiments/sampling.toml`` says (how it is sampled) — cached by the suite and
+both, so an unchanged config costs nothing and a changed one is sampled once, before its
+experiment is evaluated. A sampling config that sets a ``[sampler]`` key is bad input: nothing
+is sampled. Pools and the model calls sampling made are handed to the ledger.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.branch import ResearchBranch
+from harness.config import SamplerConfig
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.judge.evaluate import Session
@@ -27,6 +29,7 @@ class PoolSource:
     suite: str
     replay: str | None
     home: Path
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
     pools: dict[str, Pool] = field(default_factory=dict)
     pending_calls: list[ModelCall] = field(default_factory=list)
     recorded: set[str] = field(default_factory=set)
@@ -40,14 +43,14 @@ class PoolSource:
                 self.pools[key] = load_pool(self.replay, suite, session.cache_path)
             return self.pools[key]
         # Imported here: sampling backends pull in jinja2 templates and, for real models, litellm.
-        from harness.sampling import SamplingError, load_sampling_config, sample_pool
+        from harness.sampling import SamplingError, SamplingSpec, load_sampling_config, sample_pool
 
-        config = load_sampling_config(branch.path / SAMPLING)
-        key = f"sample:{config.key()}"
+        spec = SamplingSpec(load_sampling_config(branch.path / SAMPLING), self.sampler)
+        key = f"sample:{spec.key()}"
         if key not in self.pools:
             try:
                 result = sample_pool(
-                    suite, config, limit=None, cache=session.cache_path, sandbox=session.sandbox
+                    suite, spec, limit=None, cache=session.cache_path, sandbox=session.sandbox
                 )
             except SamplingError as failed:
                 self.pending_calls += failed.calls
