@@ -147,9 +147,11 @@ class Loop:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
+        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home, self.config.sampler)
+        new = f"winnow/{self.spec.tag}" not in [h.name for h in self.repo.heads]
+        self.pools.check(self.repo, new)
         branch, created = open_branch(self.repo, self.spec.tag, self.home)
         self.branch = branch
-        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home, self.config.sampler)
         status, reason = "finished", "budget reached"
         with Session(self.config) as session, stoppable():
             self.session = session

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import git
+
 from agent.branch import ResearchBranch
-from harness.config import SamplerConfig
+from harness.config import SamplerConfig, parse_toml
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.judge.evaluate import Session
@@ -58,6 +60,29 @@ class PoolSource:
             self.pools[key] = result.pool
             self.pending_calls += result.calls
         return self.pools[key]
+
+    def check(self, repo: git.Repo, new: bool) -> None:
+        """Before a run creates anything: the sampler's key variable is set and, for a ``new``
+        run, the sampling config it starts from (committed at HEAD) sets no ``[sampler]`` key.
+        A resumed run restarts from its last kept commit, checked when it was evaluated.
+        Nothing to check when a pool is replayed; a start without the file is left to the run
+        to report."""
+        if self.replay is not None:
+            return
+        # Imported here: sampling backends pull in jinja2 templates and, for real models, litellm.
+        from harness.sampling import openai_backend
+        from harness.sampling.config import parse_sampling_config
+
+        if self.sampler.backend == "openai":
+            openai_backend.endpoint(self.sampler)
+        if not new:
+            return
+        try:
+            text = repo.git.show(f"HEAD:{SAMPLING}")
+        except git.GitCommandError:
+            return
+        where = f"{SAMPLING} (at HEAD)"
+        parse_sampling_config(parse_toml(text, where), where)
 
     def flush(self, ledger: Any, run_id: int, experiment_id: int | None) -> None:
         """Record new pools and the model calls sampling made."""
