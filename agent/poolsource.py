@@ -17,6 +17,7 @@ from typing import Any
 import git
 
 from agent.branch import ResearchBranch
+from harness.analysis.costs import FLOPS_PER_PARAM_TOKEN
 from harness.config import SamplerConfig, parse_toml
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
@@ -111,13 +112,60 @@ class PoolSource:
         )
 
 
-def sampling_cost(pool: Pool, k: int) -> float | None:
-    """Generated tokens per problem a pool costs at k: k candidates plus the self-tests.
-    None for a pool that does not know what it cost (an imported one)."""
+@dataclass(frozen=True)
+class SamplingCost:
+    """What sampling one problem costs at the run's k: the tokens the model reads and writes
+    for k candidates and the problem's self-tests (a prompt counts once per request, as in
+    ``SamplingCompute``), and the FLOPs, ``2 x params x tokens``, when the pool knows its
+    model's parameter count."""
+
+    tokens: float
+    params: float | None
+    k: int
+
+    @property
+    def flops(self) -> float | None:
+        return None if self.params is None else FLOPS_PER_PARAM_TOKEN * self.params * self.tokens
+
+    def __str__(self) -> str:
+        """``2.44e+12 FLOPs per problem at k=8 (2 x 1.5e+09 parameters x 812 tokens)``, or
+        ``812 tokens per problem at k=8`` when the parameter count is unknown."""
+        if self.params is None:
+            return f"{self.tokens:.0f} tokens per problem at k={self.k}"
+        return (
+            f"{self.flops:.3g} FLOPs per problem at k={self.k} ({FLOPS_PER_PARAM_TOKEN:g} x "
+            f"{self.params:.3g} parameters x {self.tokens:.0f} tokens)"
+        )
+
+    def over(self, ceiling: float, start: SamplingCost) -> str | None:
+        """Why this cost is over ``ceiling`` x the starting pool's, or None when it is not: in
+        FLOPs when both know them, else in tokens (with the run's one model, the two differ by
+        the same factor)."""
+        if self.flops is not None and start.flops is not None:
+            if self.flops <= ceiling * start.flops:
+                return None
+            mine, theirs = str(self), f"{start.flops:.3g} FLOPs ({start.tokens:.0f} tokens)"
+        else:
+            if self.tokens <= ceiling * start.tokens:
+                return None
+            mine = f"{self.tokens:.0f} tokens per problem at k={self.k}"
+            theirs = f"{start.tokens:.0f} tokens"
+        return (
+            f"the pool costs {mine}, over the sampling budget of {ceiling:g} x the starting "
+            f"pool's {theirs}"
+        )
+
+
+def sampling_cost(pool: Pool, k: int) -> SamplingCost | None:
+    """What a pool costs per problem at k: k candidates and the self-tests, prompts and
+    generated tokens (see :class:`SamplingCost`). None for a pool that does not know what it
+    cost (an imported one)."""
     compute = pool.meta.get("compute")
     if not compute:
         return None
     problems = max(len(pool.samples), 1)
     samples = max(sum(len(v) for v in pool.samples.values()), 1)
-    per_candidate = compute["candidates"]["generated"] / samples
-    return k * per_candidate + compute["self_tests"]["generated"] / problems
+    candidates, tests = compute["candidates"], compute["self_tests"]
+    per_candidate = candidates["generated"] / samples
+    per_problem = (candidates["prompt"] + tests["prompt"] + tests["generated"]) / problems
+    return SamplingCost(k * per_candidate + per_problem, compute.get("params"), k)

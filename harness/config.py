@@ -261,8 +261,9 @@ class BudgetConfig(ConfigModel):
     reward_calls_per_candidate: Count = 1
     generated_tokens: Count = 0
     # Sampling, for `winnow run`: a pool sampled from a changed experiments/sampling.toml may
-    # cost at most this many times the run's starting pool, in generated tokens per problem
-    # (k candidates + the self-tests); more is invalid, never "better".
+    # cost at most this many times the run's starting pool, per problem at k (k candidates and
+    # the self-tests, prompt and generated tokens): in FLOPs when [sampler] knows the parameter
+    # count, else in tokens. More is invalid, never "better".
     sampling_ratio: Annotated[float, Field(ge=0)] = 1.25
 
     def executions(self, k: int, distinct_tests: int) -> int:

@@ -4,7 +4,8 @@
 litellm, real HTTP) from a scripted model server on 127.0.0.1, with the LLM proposer talking to
 another. The run config's ``[sampler]`` names the model; a proposal whose
 ``experiments/sampling.toml`` names a model, a server, a key or a backend is invalid and nothing
-is sent to any server; a change of how the model is sampled is sampled.
+is sent to any server; a change of how the model is sampled is sampled; a change that costs
+more than the budget is invalid, its reason in FLOPs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from loopkit import experiments, finish, make_repo, winnow
 from serverkit import FakeServer, Reply, chat_completion, scripted, text_completion
 from synthkit import write_synthetic
 
+from agent.poolsource import sampling_cost
+from harness.data.pools import Pool, Sample
 from ledger.store import Ledger
 
 MODEL = "hosted_vllm/fake-coder"  # no size in the name: the parameter count is [sampler]'s
@@ -103,11 +106,12 @@ def test_a_proposal_cannot_change_the_model_the_server_or_the_key(research, tmp_
             proposal("the user's key", 'api_key_env = "OPENAI_API_KEY"\n' + SAMPLING),
             proposal("in-process vLLM", 'backend = "vllm"\n' + SAMPLING),
             proposal("greedier", SAMPLING.replace("temperature = 0.8", "temperature = 0.2")),
+            proposal("more self-tests", SAMPLING.replace("n = 2", "n = 8")),
         ]
         with FakeServer(scripted(answers)) as proposer:
             config = write_run_config(tmp_path / "run.toml", proposer.url, sampler.url)
             code, out = finish(
-                winnow(run_args("lock", suite, config, "--max-experiments", "6"), root, home)
+                winnow(run_args("lock", suite, config, "--max-experiments", "7"), root, home)
             )
         sent = [body for _, body in sampler.requests]
         assert elsewhere.requests == [], "a proposal sent problems to another host"
@@ -122,11 +126,19 @@ def test_a_proposal_cannot_change_the_model_the_server_or_the_key(research, tmp_
         assert "dev" not in row.evaluations  # never evaluated: there was no pool to evaluate
 
     # The server saw the starting pool (40 problems, candidates and self-tests), then nothing
-    # until the research change (temperature 0.2).
+    # until the research change (temperature 0.2), then the pool over budget (8 self-tests).
     assert {body["model"] for body in sent} == {"fake-coder"}
     assert [b["temperature"] for b in sent[:80]] == [0.8] * 80
-    assert len(sent) == 160 and [b["temperature"] for b in sent[80:]].count(0.2) == 40
+    assert len(sent) == 240 and [b["temperature"] for b in sent[80:160]].count(0.2) == 40
     assert statuses[5] in ("kept", "discarded"), rows[5].reason  # sampled and evaluated
+    over = rows[6]
+    assert over.status == "invalid" and over.reason is not None
+    assert over.reason.startswith("compute_parity: the pool costs ")
+    assert "FLOPs per problem at k=8 (2 x 1.5e+09 parameters x " in over.reason
+    assert "over the sampling budget of 1.25 x the starting pool's " in over.reason
+    said = " ".join(out.split())  # the console wraps long lines
+    start = r"k=8, sampling \S+ FLOPs per problem at k=8 \(2 x 1.5e\+09 parameters x \d+ tokens\)"
+    assert re.search(start, said), said  # the run says what its starting pool costs
 
     with Ledger.open(home / "ledger.sqlite", readonly=True) as ledger:
         run = ledger.get_run("lock")
@@ -176,3 +188,34 @@ def test_an_unset_sampler_key_variable_stops_the_run_before_it_starts(
     assert code == 2, out
     assert "key sampler.api_key_env: the environment variable WINNOW_TEST_NO_SUCH_KEY" in out
     assert "winnow/nokey" not in [h.name for h in repo.heads]
+
+
+def pool(generated: int, prompt: int, tests: int, params: float | None) -> Pool:
+    """Two problems of 4 samples each, with the sampler's record of what they cost."""
+    samples = {t: [Sample(t, i, "    return 0\n") for i in range(4)] for t in ("a", "b")}
+    compute = {
+        "candidates": {"prompt": prompt, "generated": generated},
+        "self_tests": {"prompt": prompt, "generated": tests},
+        "params": params,
+    }
+    return Pool("p", samples, None, {"compute": compute})
+
+
+def test_the_sampling_cost_counts_prompts_and_is_in_flops_when_the_size_is_known() -> None:
+    start = sampling_cost(pool(generated=80, prompt=20, tests=40, params=1e9), k=2)
+    assert start is not None  # per problem: 2 x 10 generated + 10 + 10 prompt + 20 self-tests
+    assert start.tokens == 60 and start.flops == 2 * 1e9 * 60
+    assert str(start) == "1.2e+11 FLOPs per problem at k=2 (2 x 1e+09 parameters x 60 tokens)"
+    longer_prompt = sampling_cost(pool(generated=80, prompt=60, tests=40, params=1e9), k=2)
+    assert longer_prompt is not None and longer_prompt.over(1.25, start) == (
+        "the pool costs 2e+11 FLOPs per problem at k=2 (2 x 1e+09 parameters x 100 tokens), "
+        "over the sampling budget of 1.25 x the starting pool's 1.2e+11 FLOPs (60 tokens)"
+    )
+    assert start.over(1.25, start) is None
+    unknown = sampling_cost(pool(generated=80, prompt=60, tests=40, params=None), k=2)
+    assert unknown is not None and unknown.flops is None
+    assert unknown.over(1.25, start) == (
+        "the pool costs 100 tokens per problem at k=2, over the sampling budget of 1.25 x the "
+        "starting pool's 60 tokens"
+    )
+    assert sampling_cost(Pool("imported", {}, None), k=2) is None  # it does not know its cost
