@@ -243,15 +243,23 @@ def report_command(
 def sample_command(
     suite: str = SUITE,
     config: Path = typer.Option(
-        Path("experiments") / "sampling.toml", "--config", help="the sampling config TOML"
+        Path("experiments") / "sampling.toml",
+        "--config",
+        help="the sampling config TOML: how the model is sampled",
+    ),
+    run_config: Path | None = typer.Option(
+        None,
+        "--run-config",
+        help="the run config TOML (what `winnow run --config` takes): its [sampler] is the "
+        "model, server and key (default: the simulated backend)",
     ),
     limit: int | None = typer.Option(None, help="sample only the first N problems"),
     as_json: bool = JSON,
 ) -> None:
-    """Sample a pool (and its self-tests) into the cache and print its id; the same suite and
-    config again reuse the cached pool."""
+    """Sample a pool (and its self-tests) into the cache and print its id; the same suite,
+    model and sampling config again reuse the cached pool."""
     try:
-        result = run_sample(suite, config, limit, quiet=as_json)
+        result = run_sample(suite, config, run_config, limit, quiet=as_json)
     except SamplingError as exc:
         print(f"winnow: error: sampling failed: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
@@ -268,7 +276,7 @@ def sweep_command(
         ...,
         "--pool",
         help="NAME=SPEC, repeated: SPEC a pool id, a directory with samples.jsonl, or "
-        "sample:PATH (sample from that sampling config)",
+        "sample:PATH (sample from that sampling config, with --config's [sampler])",
     ),
     ks: str = typer.Option(",".join(map(str, DEFAULT_KS)), "--ks", help="the ks, comma-separated"),
     selector: Path | None = typer.Option(

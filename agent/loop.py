@@ -147,9 +147,11 @@ class Loop:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
+        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home, self.config.sampler)
+        new = f"winnow/{self.spec.tag}" not in [h.name for h in self.repo.heads]
+        self.pools.check(self.repo, new)
         branch, created = open_branch(self.repo, self.spec.tag, self.home)
         self.branch = branch
-        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home)
         status, reason = "finished", "budget reached"
         with Session(self.config) as session, stoppable():
             self.session = session
@@ -163,9 +165,10 @@ class Loop:
             self.pools.flush(self.ledger, self.run_id, None)
             self.proposer = self.make_proposer(branch)
             label = " (SIMULATED)" if pool.simulated else ""
+            cost = "" if self.start_cost is None else f", sampling {self.start_cost}"
             self.say(
                 f"run {self.spec.tag} on {branch.name}: pool {pool.id}{label}, "
-                f"k={self._k()}, proposer {self.proposer.name}, worktree {branch.path}"
+                f"k={self._k()}{cost}, proposer {self.proposer.name}, worktree {branch.path}"
             )
             try:
                 incumbent = self._baseline(incumbent_commit)
@@ -470,13 +473,10 @@ class Loop:
         finally:
             self.pools.flush(self.ledger, self.run_id, exp)
         cost = sampling_cost(pool, self._k())
-        ceiling = self.config.budget.sampling_ratio
-        if cost is not None and self.start_cost is not None and cost > ceiling * self.start_cost:
-            raise OverBudget(
-                f"the pool costs {cost:.0f} generated tokens per problem at k={self._k()}, "
-                f"over the sampling budget of {ceiling:g} x the starting pool's "
-                f"{self.start_cost:.0f}"
-            )
+        if cost is not None and self.start_cost is not None:
+            over = cost.over(self.config.budget.sampling_ratio, self.start_cost)
+            if over is not None:
+                raise OverBudget(over)
         scorer = self.branch.path / SCORER
         if scorer.exists():  # the research side of the scorer (how it asks): harness/config.py
             self.session.configure(with_scorer_overrides(self.config, scorer))

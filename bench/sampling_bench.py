@@ -36,7 +36,7 @@ def main() -> None:
     from harness.config import RunConfig
     from harness.data.suites import load_suite
     from harness.judge.evaluate import EvalSpec, Session, evaluate
-    from harness.sampling import sample_pool
+    from harness.sampling import SamplingSpec, sample_pool
     from harness.sampling.config import parse_sampling_config
 
     suite = load_suite(args.suite)
@@ -47,7 +47,11 @@ def main() -> None:
             config = parse_sampling_config({"temperature": temperature, "n": args.n}, "bench")
             started = time.monotonic()
             result = sample_pool(
-                suite, config, limit=None, cache=session.cache_path, sandbox=session.sandbox
+                suite,
+                SamplingSpec(config),  # the default [sampler]: the simulated backend
+                limit=None,
+                cache=session.cache_path,
+                sandbox=session.sandbox,
             )
             tag = f"t{temperature:g}"
             print(f"{tag}_sample_s: {time.monotonic() - started:.1f}")

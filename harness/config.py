@@ -34,14 +34,32 @@ Every key of the run config has a default, so an empty file (or none) is a valid
     workers = 0        # 0: one per CPU
     memory_mb = 2048
 
+    [sampler]          # the model pools are sampled from (SamplerConfig, harness/sampling/)
+    backend = "simulated"   # simulated | openai | vllm
+    model = "simulated"     # openai: "hosted_vllm/Qwen/Qwen2.5-Coder-1.5B"; vllm: a HF id or path
+    # api_base = "http://127.0.0.1:8000/v1"   api_key_env = "OPENAI_API_KEY"   params = 1.5e9
+    concurrency = 8    # requests in flight (openai)
+    retries = 5        # retries of a rate limit, a 5xx or a transport error (openai)
+    backoff = 1.0      # seconds before the first retry; doubles
+    request_timeout = 600.0   # seconds per request
+    [sampler.vllm]
+    engine_args = {}   # extra vllm.LLM arguments (vllm)
+
     [scorer]           # optional: a reward model or LLM judge (ScorerConfig, harness/reward/)
     kind = "judge"     # judge | reward_model
     model = "hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct"
     api_base = "http://127.0.0.1:8000/v1"
+
+The research agent edits files under ``experiments/``, never this one. Where a part of a model
+call is research, the split is the same for each: *how* the model is asked is set under
+``experiments/`` (``sampling.toml``, ``scorer.toml``); *which* model, where it is served, its key
+and its limits are set here, because they decide what compute is bought and where problems are
+sent (:class:`SamplerConfig`, :class:`ScorerOverrides`).
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 import types
 from pathlib import Path
@@ -249,8 +267,9 @@ class BudgetConfig(ConfigModel):
     # calls, then the self-tests'), and every candidate may be run on each of them.
     inputs_per_problem: Count = 32
     # Sampling, for `winnow run`: a pool sampled from a changed experiments/sampling.toml may
-    # cost at most this many times the run's starting pool, in generated tokens per problem
-    # (k candidates + the self-tests); more is invalid, never "better".
+    # cost at most this many times the run's starting pool, per problem at k (k candidates and
+    # the self-tests, prompt and generated tokens): in FLOPs when [sampler] knows the parameter
+    # count, else in tokens. More is invalid, never "better".
     sampling_ratio: Annotated[float, Field(ge=0)] = 1.25
 
     def executions(self, k: int, distinct_tests: int, inputs: int = 0) -> int:
@@ -359,11 +378,73 @@ class ScorerFile(ConfigModel):
     scorer: ScorerOverrides = Field(default_factory=ScorerOverrides)
 
 
+class VllmConfig(ConfigModel):
+    """``[sampler.vllm]``: for the vllm backend only."""
+
+    engine_args: dict[str, Any] = Field(default_factory=dict)  # extra vllm.LLM arguments
+
+
+class SamplerConfig(ConfigModel):
+    """The model pools are sampled from (``[sampler]``; harness/sampling/).
+
+    Which model, where and at what cost — locked here, where the research agent cannot change
+    it: the backend, the model, the server (``api_base``) and the variable holding its key, the
+    parameter count the FLOPs are counted with, vLLM's engine arguments (they choose the
+    weights' dtype, quantization and revision, and the memory and devices used) and the limits
+    on how hard a server is pushed (``concurrency``, ``retries``, ``backoff``,
+    ``request_timeout``). A research change that could switch any of them could swap the small
+    model for a frontier one, bill the user's key or send every problem to another host, and the
+    sampling budget, which compares tokens of one model, would not see it.
+
+    How the model is sampled — research, in ``experiments/sampling.toml``
+    (``harness/sampling/config.py``), bounded by ``[budget] sampling_ratio``: the endpoint, the
+    templates, temperature, top_p, max_tokens, n, seed, stop and the self-tests. The endpoint
+    (text or chat) is research: it changes how a prompt is put to the same model on the same
+    server and how its answer is read (it comes with its own templates and stop sequences), not
+    which model answers or what a token costs; an endpoint the server does not offer fails the
+    experiment loudly.
+    """
+
+    backend: Literal["simulated", "openai", "vllm"] = "simulated"
+    model: NonEmptyStr = "simulated"  # litellm name (openai), HF id or path (vllm), a label
+    api_base: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None  # openai: server
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    params: Annotated[float, Field(gt=0)] | None = None  # the model's parameter count
+    concurrency: Annotated[int, Field(ge=1, le=1024)] = 8  # openai: requests in flight at once
+    retries: Annotated[int, Field(ge=0, le=100)] = 5  # openai: of rate limits, 5xx, transport
+    backoff: Annotated[float, Field(ge=0, le=600)] = 1.0  # seconds before the first retry
+    request_timeout: Annotated[float, Field(gt=0, le=86400)] = 600.0  # seconds per request
+    vllm: VllmConfig = Field(default_factory=VllmConfig)
+
+    @property
+    def simulated(self) -> bool:
+        return self.backend == "simulated"
+
+    @property
+    def engine_args(self) -> dict[str, Any]:
+        return self.vllm.engine_args
+
+    def parameter_count(self) -> tuple[float | None, str]:
+        """The model's parameter count and where it came from: the ``params`` key, or a size
+        in the model name (``...-1.5B...``, ``...350m...``; never a mixture of experts, whose
+        name gives no total); ``(None, "unknown")`` otherwise."""
+        if self.params is not None:
+            return self.params, "config"
+        if re.search(r"\d+x\d+(?:\.\d+)?[bBmM]", self.model):  # mixture of experts: 8x7B
+            return None, "unknown"
+        found = re.findall(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)([bBmM])(?![A-Za-z0-9])", self.model)
+        if len(found) != 1:  # none, or ambiguous
+            return None, "unknown"
+        number, unit = found[0]
+        return float(number) * (1e9 if unit in "bB" else 1e6), "model name"
+
+
 class RunConfig(ConfigModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     exec: ExecConfig = Field(default_factory=ExecConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     scorer: ScorerConfig | None = None
 
     def with_eval(self, **changes: Any) -> RunConfig:

@@ -1,9 +1,11 @@
 """Reading configuration files: one loader for every file, unknown keys refused, each problem one
 line naming the file and the key, ``None`` for what is not set, and stable cache keys.
 
-A pool is cached under ``SamplingConfig.key()`` and a score under the scorer's ``config_key``:
+A pool is cached under ``SamplingSpec.key()`` and a score under the scorer's ``config_key``:
 if either changed for the same settings, every cached pool and score would be orphaned. The
-values pinned here were computed before the config files were read through pydantic models.
+values pinned here were computed before the config files were read through pydantic models, and
+the sampling ones before the model moved from ``experiments/sampling.toml`` to the run config's
+``[sampler]``: the same settings, wherever they are set, keep their key.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from harness import llm
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.reward.scorer import config_key
-from harness.sampling import SamplingConfig, load_sampling_config
+from harness.sampling import SamplingSpec, load_sampling_config
 
 REPO = Path(__file__).parent.parent
 SCORER = '[scorer]\nkind = "judge"\nmodel = "m"\n'
@@ -68,7 +70,7 @@ Reader = Callable[[Path], object]
         (settings, "[proposer]\nfoo = 1\n", "key 'proposer.foo' is not a known setting"),
         (settings, "[proposer]\n[eval]\nfoo = 1\n", "key 'eval.foo' is not a known setting"),
         (sampling, "[self_tests]\ncount = 3\n", "key 'self_tests.count' is not a known setting"),
-        (sampling, "[vllm]\ndtype = 'f'\n", "key 'vllm.dtype' is not a known setting"),
+        (run_config, "[sampler.vllm]\ndtype = 'f'\n", "key 'sampler.vllm.dtype' is not a known"),
         (
             scorer_overrides,
             "[scorer]\nflavour = 1\n",
@@ -184,15 +186,18 @@ def test_an_unpriced_model_costs_none_not_a_negative_number() -> None:
 
 
 def test_the_sampling_cache_key_is_pinned(tmp_path: Path) -> None:
-    assert SamplingConfig().key() == "64cb07962c9e0ee2"
-    assert load_sampling_config(REPO / "experiments" / "sampling.toml").key() == "64cb07962c9e0ee2"
-    chat = write(
-        tmp_path / "sampling.toml",
-        'backend = "openai"\nmodel = "hosted_vllm/Qwen/Qwen2.5-Coder-1.5B"\n'
-        'api_base = "http://127.0.0.1:8000/v1"\napi_key_env = "K"\nendpoint = "chat"\n'
-        'params = 1.5e9\n[vllm]\nengine_args = { dtype = "float32" }\n',
+    assert SamplingSpec().key() == "64cb07962c9e0ee2"
+    shipped = load_sampling_config(REPO / "experiments" / "sampling.toml")
+    assert SamplingSpec(shipped, RunConfig().sampler).key() == "64cb07962c9e0ee2"
+    run = write(
+        tmp_path / "run.toml",
+        '[sampler]\nbackend = "openai"\nmodel = "hosted_vllm/Qwen/Qwen2.5-Coder-1.5B"\n'
+        'api_base = "http://127.0.0.1:8000/v1"\napi_key_env = "K"\nparams = 1.5e9\n'
+        '[sampler.vllm]\nengine_args = { dtype = "float32" }\n',
     )
-    assert load_sampling_config(chat).key() == "727d87ca895f4f98"
+    chat = write(tmp_path / "sampling.toml", 'endpoint = "chat"\n')
+    spec = SamplingSpec(load_sampling_config(chat), load_config(run).sampler)
+    assert spec.key() == "727d87ca895f4f98"
 
 
 @pytest.mark.parametrize(

@@ -19,11 +19,12 @@ from agent.llm_proposer import LLMProposer
 from agent.proposal import Context, ProposerDown
 from agent.settings import ProposerConfig
 from harness.api import Candidate, Problem
+from harness.config import parse_config
 from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.results import ModelCall, Purpose
 from harness.reward.scorer import Scorer
-from harness.sampling import sample_pool
+from harness.sampling import SamplingSpec, sample_pool
 from harness.sampling.config import parse_sampling_config
 from ledger.store import Ledger
 
@@ -79,10 +80,13 @@ def test_proposer_sampler_and_scorer_calls_reach_the_ledger_as_one_type(tmp_path
 
     with FakeServer(handler) as server:
         proposed = proposer(server.url).propose(CONTEXT).calls
-        sampling = parse_sampling_config(
-            {"backend": "openai", "model": "hosted_vllm/fake", "api_base": server.url, "n": 2,
-             "self_tests": {"n": 0}},
-            "sampling.toml",
+        sampling = SamplingSpec(
+            parse_sampling_config({"n": 2, "self_tests": {"n": 0}}, "sampling.toml"),
+            parse_config(
+                {"sampler": {"backend": "openai", "model": "hosted_vllm/fake",
+                             "api_base": server.url}},
+                "run.toml",
+            ).sampler,
         )  # fmt: skip
         sampled = sample_pool(
             load_suite(DATA / "tiny_suite.jsonl"), sampling, limit=1, cache=tmp_path, sandbox=None

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from serverkit import FakeServer, Reply, chat_completion, error, text_completion
 
+from harness.config import parse_config
 from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.results import Purpose
-from harness.sampling import SamplingError, sample_pool
+from harness.sampling import SamplingError, SamplingSpec, sample_pool
 from harness.sampling.config import parse_sampling_config
 
 DATA = Path(__file__).parent / "data"
@@ -53,21 +54,27 @@ def fake_model(path: str, body: dict[str, Any]) -> Reply:
     return Reply(200, text_completion(texts, token_logprobs=logprobs))
 
 
-def settings(url: str, **extra: Any) -> dict[str, Any]:
-    base = {
-        "backend": "openai",
-        "model": "hosted_vllm/fake-coder-1.5B",
-        "api_base": url,
+def spec(url: str, sampler: dict[str, Any] | None = None, **extra: Any) -> SamplingSpec:
+    """The test's sampling settings (``extra`` over them) from the fake model at ``url``, as
+    a run config's ``[sampler]`` names it (``sampler`` over that)."""
+    settings: dict[str, Any] = {
         "n": 3,
         "seed": 7,
         "temperature": 0.8,
         "max_tokens": 64,
-        "retries": 3,
-        "backoff": 0.01,
         "self_tests": {"n": 2},
     }
-    base.update(extra)
-    return base
+    model = {
+        "backend": "openai",
+        "model": "hosted_vllm/fake-coder-1.5B",
+        "api_base": url,
+        "retries": 3,
+        "backoff": 0.01,
+    }
+    return SamplingSpec(
+        parse_sampling_config(settings | extra, "sampling.toml"),
+        parse_config({"sampler": model | (sampler or {})}, "run.toml").sampler,
+    )
 
 
 @pytest.fixture
@@ -77,7 +84,7 @@ def suite():
 
 def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
     with FakeServer(fake_model) as server:
-        config = parse_sampling_config(settings(server.url), "sampling.toml")
+        config = spec(server.url)
         result = sample_pool(suite, config, limit=2, cache=tmp_path, sandbox=None)
         sent = list(server.requests)
         again = sample_pool(suite, config, limit=2, cache=tmp_path, sandbox=None)
@@ -132,9 +139,7 @@ def test_text_endpoint_end_to_end(suite, tmp_path: Path) -> None:
 
 def test_chat_endpoint_extracts_the_function_body(suite, tmp_path: Path) -> None:
     with FakeServer(fake_model) as server:
-        config = parse_sampling_config(
-            settings(server.url, endpoint="chat", self_tests={"n": 0}), "sampling.toml"
-        )
+        config = spec(server.url, endpoint="chat", self_tests={"n": 0})
         result = sample_pool(suite, config, limit=1, cache=tmp_path, sandbox=None)
         path, body = server.requests[0]
     assert path.endswith("/chat/completions")
@@ -156,7 +161,7 @@ def test_rate_limits_are_retried_with_backoff(suite, tmp_path: Path) -> None:
         return fake_model(path, body)
 
     with FakeServer(flaky) as server:
-        config = parse_sampling_config(settings(server.url, self_tests={"n": 0}), "x.toml")
+        config = spec(server.url, self_tests={"n": 0})
         result = sample_pool(suite, config, limit=1, cache=tmp_path, sandbox=None)
     assert len(server.requests) == 3
     assert result.calls[0].attempts == 3 and result.calls[0].error is None
@@ -164,9 +169,7 @@ def test_rate_limits_are_retried_with_backoff(suite, tmp_path: Path) -> None:
 
 def test_a_server_that_stays_down_fails_clearly_and_caches_nothing(suite, tmp_path) -> None:
     with FakeServer(lambda path, body: error(503, "overloaded")) as server:
-        config = parse_sampling_config(
-            settings(server.url, retries=2, self_tests={"n": 0}), "x.toml"
-        )
+        config = spec(server.url, {"retries": 2}, self_tests={"n": 0})
         with pytest.raises(SamplingError, match="failed after 3 attempt") as caught:
             sample_pool(suite, config, limit=2, cache=tmp_path, sandbox=None)
         assert len(server.requests) == 6  # 2 problems x (1 + 2 retries)
@@ -177,7 +180,7 @@ def test_a_server_that_stays_down_fails_clearly_and_caches_nothing(suite, tmp_pa
 
 def test_a_bad_request_is_not_retried(suite, tmp_path: Path) -> None:
     with FakeServer(lambda path, body: error(400, "unknown parameter")) as server:
-        config = parse_sampling_config(settings(server.url, self_tests={"n": 0}), "x.toml")
+        config = spec(server.url, self_tests={"n": 0})
         with pytest.raises(SamplingError, match="unknown parameter"):
             sample_pool(suite, config, limit=1, cache=tmp_path, sandbox=None)
         assert len(server.requests) == 1
@@ -197,9 +200,7 @@ def test_requests_run_in_parallel_within_the_bound(suite, tmp_path: Path) -> Non
         return fake_model(path, body)
 
     with FakeServer(slow) as server:
-        config = parse_sampling_config(
-            settings(server.url, concurrency=3, self_tests={"n": 0}), "x.toml"
-        )
+        config = spec(server.url, {"concurrency": 3}, self_tests={"n": 0})
         sample_pool(suite, config, limit=8, cache=tmp_path, sandbox=None)
     assert len(server.requests) == 8
     assert 1 < active[1] <= 3  # parallel, and never past the bound
@@ -207,8 +208,6 @@ def test_requests_run_in_parallel_within_the_bound(suite, tmp_path: Path) -> Non
 
 def test_a_missing_api_key_variable_is_named(suite, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("WINNOW_TEST_NO_SUCH_KEY", raising=False)
-    config = parse_sampling_config(
-        settings("http://127.0.0.1:9/v1", api_key_env="WINNOW_TEST_NO_SUCH_KEY"), "s.toml"
-    )
-    with pytest.raises(InputError, match="WINNOW_TEST_NO_SUCH_KEY is not set"):
+    config = spec("http://127.0.0.1:9/v1", {"api_key_env": "WINNOW_TEST_NO_SUCH_KEY"})
+    with pytest.raises(InputError, match="sampler.api_key_env: .*WINNOW_TEST_NO_SUCH_KEY is not"):
         sample_pool(suite, config, limit=1, cache=tmp_path, sandbox=None)

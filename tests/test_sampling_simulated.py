@@ -21,7 +21,7 @@ from harness.execution.executor import Executor
 from harness.execution.sandbox import Sandbox
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.judge.metrics import pass_at_k
-from harness.sampling import SamplingError, probe_inputs, sample_pool
+from harness.sampling import SamplingError, SamplingSpec, probe_inputs, sample_pool
 from harness.sampling.config import parse_sampling_config
 from harness.sampling.simulated import LIBRARY_EXEC, build_libraries
 
@@ -49,7 +49,7 @@ def executor(sandbox: Sandbox, cache: Path) -> Iterator[Executor]:
 
 def sample(suite: Suite, cache: Path, sandbox: Sandbox, **settings: object):
     config = parse_sampling_config(dict(settings), "sampling.toml")
-    return sample_pool(suite, config, limit=None, cache=cache, sandbox=sandbox)
+    return sample_pool(suite, SamplingSpec(config), limit=None, cache=cache, sandbox=sandbox)
 
 
 def labels(pool: Pool, suite: Suite, executor: Executor) -> dict[str, list[bool]]:

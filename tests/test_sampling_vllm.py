@@ -26,9 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.config import parse_config
 from harness.data.suites import load_suite
 from harness.results import Purpose
-from harness.sampling import sample_pool
+from harness.sampling import SamplingSpec, sample_pool
 from harness.sampling.config import parse_sampling_config
 
 pytestmark = [
@@ -90,8 +91,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def settings(**extra: object) -> dict[str, object]:
-    base: dict[str, object] = {
+def spec(**sampler: object) -> SamplingSpec:
+    """The test's sampling settings, from the model of a run config's ``[sampler]``."""
+    settings = {
         "n": 3,
         "seed": 11,
         "temperature": 1.0,
@@ -100,8 +102,10 @@ def settings(**extra: object) -> dict[str, object]:
         "stop": ["\n\n"],
         "self_tests": {"n": 2, "max_tokens": 16},
     }
-    base.update(extra)
-    return base
+    return SamplingSpec(
+        parse_sampling_config(settings, "sampling.toml"),
+        parse_config({"sampler": sampler}, "run.toml").sampler,
+    )
 
 
 def check_pool(result, backend: str) -> None:
@@ -127,9 +131,7 @@ def check_pool(result, backend: str) -> None:
 
 def test_vllm_in_process(tiny_model: Path, tmp_path: Path) -> None:
     suite = load_suite(DATA / "tiny_suite.jsonl")
-    config = parse_sampling_config(
-        settings(backend="vllm", model=str(tiny_model), vllm={"engine_args": ENGINE}), "s.toml"
-    )
+    config = spec(backend="vllm", model=str(tiny_model), vllm={"engine_args": ENGINE})
     result = sample_pool(suite, config, limit=2, cache=tmp_path, sandbox=None)
     check_pool(result, "vllm")
     assert all("\n\n" not in s.completion for v in result.pool.samples.values() for s in v)
@@ -200,9 +202,7 @@ def vllm_server(tiny_model: Path, tmp_path: Path) -> Iterator[str]:
 
 def test_vllm_serve_through_the_openai_backend(vllm_server: str, tmp_path: Path) -> None:
     suite = load_suite(DATA / "tiny_suite.jsonl")
-    config = parse_sampling_config(
-        settings(backend="openai", model="hosted_vllm/tiny", api_base=vllm_server), "s.toml"
-    )
+    config = spec(backend="openai", model="hosted_vllm/tiny", api_base=vllm_server)
     result = sample_pool(suite, config, limit=2, cache=tmp_path, sandbox=None)
     check_pool(result, "openai")
     # the same seed gives the same completions from the server

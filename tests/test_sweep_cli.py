@@ -69,8 +69,12 @@ def test_json_has_every_point_and_a_too_large_k_is_skipped() -> None:
 
 def test_a_pool_sampled_on_the_fly_carries_its_cost(tmp_path: Path) -> None:
     config = tmp_path / "sampling.toml"
-    config.write_text("n = 4\nparams = 1.5e9\n[self_tests]\nn = 2\n")  # the simulated backend
-    result = sweep(*TINY, "--pool", f"sim=sample:{config}", "--ks", "1,2,4", "--json")
+    config.write_text("n = 4\n[self_tests]\nn = 2\n")
+    run = tmp_path / "run.toml"
+    run.write_text("[sampler]\nparams = 1.5e9\n")  # the simulated backend, counted as 1.5B
+    result = sweep(
+        *TINY, "--pool", f"sim=sample:{config}", "--ks", "1,2,4", "--config", run, "--json"
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     (pool,) = data["pools"]

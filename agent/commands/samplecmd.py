@@ -8,18 +8,24 @@ from pathlib import Path
 from rich.console import Console
 
 from agent.commands.evalcmd import progress_bars
+from agent.settings import load_settings
 from harness.data.suites import load_suite
 from harness.home import cache_dir
-from harness.sampling import SampleResult, load_sampling_config, sample_pool
+from harness.sampling import SampleResult, SamplingSpec, load_sampling_config, sample_pool
 
 
-def run_sample(suite: str, config: Path, limit: int | None, quiet: bool) -> SampleResult:
-    """Sample (or find in the cache) the pool of ``suite`` under the sampling ``config``."""
-    settings = load_sampling_config(config)
+def run_sample(
+    suite: str, config: Path, run_config: Path | None, limit: int | None, quiet: bool
+) -> SampleResult:
+    """Sample (or find in the cache) the pool of ``suite`` as the sampling ``config`` says,
+    from the model of the run config's ``[sampler]`` (the file ``winnow run --config`` takes;
+    None: the defaults, the simulated backend)."""
+    sampler = load_settings(run_config)[0].sampler
+    spec = SamplingSpec(load_sampling_config(config), sampler)
     problems = load_suite(suite)
     with progress_bars(quiet) as progress:
         return sample_pool(
-            problems, settings, limit=limit, cache=cache_dir(), sandbox=None, progress=progress
+            problems, spec, limit=limit, cache=cache_dir(), sandbox=None, progress=progress
         )
 
 

@@ -329,11 +329,12 @@ def _pool_source(
         load_pool(pool_spec.source, session.suite(suite), session.cache_path)  # raises InputError
         return pool_spec.source
     # Imported here: the sampling backends pull in templates and, for real models, litellm.
-    from harness.sampling import load_sampling_config, sample_pool
+    from harness.sampling import SamplingSpec, load_sampling_config, sample_pool
 
     config = load_sampling_config(Path(pool_spec.source[len(SAMPLE_PREFIX) :]))
+    spec = SamplingSpec(config, session.config.sampler)  # the model: the run config's [sampler]
     sampled = sample_pool(
-        session.suite(suite), config, limit=None, cache=session.cache_path,
+        session.suite(suite), spec, limit=None, cache=session.cache_path,
         sandbox=session.sandbox, progress=progress,
     )  # fmt: skip
     return sampled.pool.id

@@ -1,29 +1,32 @@
-"""The sampling config (``experiments/sampling.toml``): read by the one loader
-(``harness/config.py``) into :class:`SamplingConfig`.
+"""The sampling config (``experiments/sampling.toml``): how the model is sampled, read by the
+one loader (``harness/config.py``) into :class:`SamplingConfig`.
 
 Every error names the file and the key, e.g. ``experiments/sampling.toml: key 'temperature'
 must be a number between 0 and 2``. Every key is documented in ``experiments/sampling.toml``.
+Which model is sampled, where, and at what cost is not set here but in the run config's
+``[sampler]`` table (:class:`~harness.config.SamplerConfig`, which says where the line runs): a
+sampling config that sets one of its keys is refused, naming the key and where it lives now.
 
-The *cache key* of a config is a hash of every key that can change what is sampled; the keys
-that only change how fast or how patiently it is fetched (``concurrency``, ``retries``,
-``request_timeout``) are left out, so tuning them never re-samples a pool.
+A pool is sampled under a :class:`SamplingSpec`, the two together. Its *cache key* is a hash of
+every setting of either that can change what is sampled, the model included; the sampler's
+limits (``concurrency``, ``retries``, ``backoff``, ``request_timeout``) only change how fast or
+how patiently samples are fetched and are left out, so tuning them never re-samples a pool.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jinja2
 import jinja2.meta
-from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from harness.config import load_model, read_toml
-from harness.configmodel import ConfigModel, NonEmptyStr, Strings, refuse
+from harness.config import SamplerConfig, load_model, read_toml
+from harness.configmodel import ConfigModel, Strings, refuse
 
 TEMPLATE_VARIABLES = frozenset({"prompt", "entry_point", "task_id"})
 CODET_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")  # Codex/CodeT stop sequences
@@ -37,6 +40,7 @@ CHAT_TEST_TEMPLATE = (
     "`{{ entry_point }}` on typical and edge-case inputs.\n\n```python\n{{ prompt }}```\n"
 )
 OPERATIONAL = ("concurrency", "retries", "backoff", "request_timeout")  # never change samples
+LOCKED = frozenset(SamplerConfig.model_fields)  # the run config's [sampler]: never set here
 
 
 @dataclass(frozen=True)
@@ -96,24 +100,14 @@ class SelfTestConfig(ConfigModel):
     max_asserts: AtLeastOne = 5
 
 
-class VllmConfig(ConfigModel):
-    """The ``[vllm]`` table: for the vllm backend only."""
-
-    engine_args: dict[str, Any] = Field(default_factory=dict)  # extra vllm.LLM arguments
-
-
 class SamplingConfig(ConfigModel):
-    """How a pool is sampled. ``path`` is where it was read from (for messages only: two
-    configs with the same settings are equal wherever they were read from).
+    """How the model is sampled (``experiments/sampling.toml``): research, bounded by the
+    sampling budget. Any key of the run config's ``[sampler]`` is refused here.
 
     With ``endpoint = "chat"`` the defaults of ``template`` and ``stop``, and of the
     ``[self_tests]`` ``template`` and ``stop``, are an instruction and no stop sequences.
     """
 
-    backend: Literal["simulated", "openai", "vllm"] = "simulated"
-    model: NonEmptyStr = "simulated"
-    api_base: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
-    api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     endpoint: Literal["text", "chat"] = "text"
     template: Template = "{{ prompt }}"
     temperature: Temperature = 0.8
@@ -122,14 +116,19 @@ class SamplingConfig(ConfigModel):
     n: Annotated[int, Field(ge=1, le=10000)] = 20
     seed: Annotated[int, Field(ge=0)] = 0
     stop: Strings = CODET_STOP
-    params: Annotated[float, Field(gt=0)] | None = None  # the model's parameter count
-    concurrency: Annotated[int, Field(ge=1, le=1024)] = 8
-    retries: Annotated[int, Field(ge=0, le=100)] = 5
-    backoff: Annotated[float, Field(ge=0, le=600)] = 1.0
-    request_timeout: Annotated[float, Field(gt=0, le=86400)] = 600.0
     self_tests: SelfTestConfig = Field(default_factory=SelfTestConfig)
-    vllm: VllmConfig = Field(default_factory=VllmConfig)
-    _path: str = PrivateAttr("")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _research_only(cls, data: Any) -> Any:
+        for key in data if isinstance(data, dict) else ():
+            if key in LOCKED:
+                raise refuse(
+                    f"may only be set in the run config, as 'sampler.{key}': which model is "
+                    "sampled, where and at what cost is not research",
+                    key,
+                )
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -141,31 +140,6 @@ class SamplingConfig(ConfigModel):
         if isinstance(tests, dict):
             data["self_tests"] = {"template": CHAT_TEST_TEMPLATE, "stop": (), **tests}
         return data
-
-    @model_validator(mode="after")
-    def _remember_path(self, info: ValidationInfo) -> SamplingConfig:
-        path = (info.context or {}).get("path")
-        self._path = "" if path is None else str(path)
-        return self
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SamplingConfig):
-            return NotImplemented
-        return self.to_dict() == other.to_dict()
-
-    __hash__ = None  # type: ignore[assignment]  # engine_args is a dict
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def engine_args(self) -> dict[str, Any]:
-        return self.vllm.engine_args
-
-    @property
-    def simulated(self) -> bool:
-        return self.backend == "simulated"
 
     def candidate_params(self) -> GenParams:
         return GenParams(
@@ -192,11 +166,24 @@ class SamplingConfig(ConfigModel):
             t.stop,
         )
 
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """What a pool is sampled under: how (``sampling``, from ``experiments/sampling.toml``) and
+    from which model, where (``sampler``, the run config's ``[sampler]``)."""
+
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+    @property
+    def simulated(self) -> bool:
+        return self.sampler.simulated
+
     def to_dict(self) -> dict[str, Any]:
-        """Every setting, as plain JSON-able values (what the pool's meta records): the
-        ``[vllm]`` table's ``engine_args`` at the top, as pools have always recorded it."""
-        data = self.model_dump(exclude={"vllm"})
-        data["engine_args"] = dict(self.vllm.engine_args)
+        """Every setting of both, as plain JSON-able values in one table (what the pool's meta
+        records, as pools have always recorded it: ``engine_args`` at the top)."""
+        data = self.sampler.model_dump(exclude={"vllm"}) | self.sampling.model_dump()
+        data["engine_args"] = dict(self.sampler.engine_args)
         return data
 
     def key(self) -> str:
@@ -205,20 +192,6 @@ class SamplingConfig(ConfigModel):
         for name in OPERATIONAL:
             data.pop(name)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-    def parameter_count(self) -> tuple[float | None, str]:
-        """The model's parameter count and where it came from: the ``params`` key, or a size
-        in the model name (``...-1.5B...``, ``...350m...``; never a mixture of experts, whose
-        name gives no total); ``(None, "unknown")`` otherwise."""
-        if self.params is not None:
-            return self.params, "config"
-        if re.search(r"\d+x\d+(?:\.\d+)?[bBmM]", self.model):  # mixture of experts: 8x7B
-            return None, "unknown"
-        found = re.findall(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)([bBmM])(?![A-Za-z0-9])", self.model)
-        if len(found) != 1:  # none, or ambiguous
-            return None, "unknown"
-        number, unit = found[0]
-        return float(number) * (1e9 if unit in "bB" else 1e6), "model name"
 
 
 def load_sampling_config(path: Path) -> SamplingConfig:

@@ -20,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from harness import llm
+from harness.config import SamplerConfig
 from harness.results import ModelCall, Purpose
-from harness.sampling.config import GenParams, SamplingConfig
+from harness.sampling.config import GenParams, SamplingConfig, SamplingSpec
 from harness.sampling.results import Batch, Completion, Generation, Progress, SamplingError
 
 # Stop sequences a request carries: OpenAI's API and vLLM's server refuse more than 4. The rest
@@ -30,26 +31,33 @@ from harness.sampling.results import Batch, Completion, Generation, Progress, Sa
 SERVER_STOPS = 4
 
 
+def endpoint(sampler: SamplerConfig) -> llm.Endpoint:
+    """The configured model and how to reach it; an InputError, before any request, when the
+    variable named in ``api_key_env`` is not set."""
+    return llm.Endpoint(
+        sampler.model,
+        api_base=sampler.api_base,
+        api_key=llm.api_key(sampler.api_key_env, sampler.api_base, "sampler.api_key_env"),
+        timeout=sampler.request_timeout,
+    )
+
+
 def generate(
-    config: SamplingConfig, batches: list[Batch], progress: Progress | None = None
+    spec: SamplingSpec, batches: list[Batch], progress: Progress | None = None
 ) -> tuple[list[list[Generation]], list[ModelCall]]:
     """One generation per prompt of every batch, and every call made (in batch order)."""
-    endpoint = llm.Endpoint(
-        config.model,
-        api_base=config.api_base,
-        api_key=llm.api_key(
-            config.api_key_env, config.api_base, "'api_key_env'", config.path or None
-        ),
-        timeout=config.request_timeout,
-    )
+    sampler, config = spec.sampler, spec.sampling
+    model = endpoint(sampler)
     results: list[list[Generation]] = []
     calls: list[ModelCall] = []
     for params, prompts in batches:
         stage = f"sampling {params.purpose}"
         if progress:
             progress(stage, 0, len(prompts))
-        with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
-            futures = [pool.submit(_request, endpoint, config, params, item) for item in prompts]
+        with ThreadPoolExecutor(max_workers=sampler.concurrency) as pool:
+            futures = [
+                pool.submit(_request, model, sampler, config, params, item) for item in prompts
+            ]
             for done, _ in enumerate(as_completed(futures), start=1):
                 if progress:
                     progress(stage, done, len(prompts))
@@ -59,7 +67,7 @@ def generate(
         if failed:
             first = failed[0]
             raise SamplingError(
-                f"{len(failed)} of {len(prompts)} {params.purpose} requests to {config.model} "
+                f"{len(failed)} of {len(prompts)} {params.purpose} requests to {sampler.model} "
                 f"failed after {first.attempts} attempt(s); first, {first.task_id}: {first.error}",
                 calls,
             )
@@ -68,7 +76,11 @@ def generate(
 
 
 def _request(
-    endpoint: llm.Endpoint, config: SamplingConfig, params: GenParams, item: tuple[str, str]
+    model: llm.Endpoint,
+    sampler: SamplerConfig,
+    config: SamplingConfig,
+    params: GenParams,
+    item: tuple[str, str],
 ) -> tuple[Generation | None, ModelCall]:
     """One request with retries; the generation (None on failure) and its one record, which
     counts the attempts and keeps the last one's error."""
@@ -87,11 +99,11 @@ def _request(
     def attempt() -> llm.Answer:
         nonlocal attempts
         attempts += 1
-        return llm.complete(endpoint, Purpose.SAMPLER, params=sent, task_id=task_id, **question)
+        return llm.complete(model, Purpose.SAMPLER, params=sent, task_id=task_id, **question)
 
     started = time.monotonic()
     try:
-        answer = llm.retrying(config.retries, config.backoff)(attempt)
+        answer = llm.retrying(sampler.retries, sampler.backoff)(attempt)
     except llm.ModelError as failed:
         call = failed.call.model_copy(
             update={"attempts": attempts, "latency_s": time.monotonic() - started}

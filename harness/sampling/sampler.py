@@ -1,10 +1,11 @@
-"""Sampling a pool for a suite under a sampling config, through the content-addressed cache.
+"""Sampling a pool for a suite under a sampling spec, through the content-addressed cache.
 
-The *sampling key* is a hash of the sampler's version, the config's key (every setting that
-can change the samples) and the suite's problems as the sampler sees them (task ids, prompts,
-entry points, reference solutions; after ``limit``). ``cache/sampling/<key>.json`` records the
-pool id it produced, with the pool's meta (backend, model, SIMULATED flag, settings, token
-counts, FLOPs): the same suite and config twice make one pool and call no model the second time.
+The *sampling key* is a hash of the sampler's version, the spec's key (every setting that can
+change the samples: the model and how it is sampled) and the suite's problems as the sampler
+sees them (task ids, prompts, entry points, reference solutions; after ``limit``).
+``cache/sampling/<key>.json`` records the pool id it produced, with the pool's meta (backend,
+model, SIMULATED flag, settings, token counts, FLOPs): the same suite and spec twice make one
+pool and call no model the second time.
 
 Raw outputs go through ``postprocess.py`` the same way for every backend.
 """
@@ -26,7 +27,7 @@ from harness.execution.executor import Executor
 from harness.execution.sandbox import Sandbox
 from harness.results import ModelCall
 from harness.sampling import postprocess as post
-from harness.sampling.config import SamplingConfig, render
+from harness.sampling.config import SamplingConfig, SamplingSpec, render
 from harness.sampling.results import (
     Batch,
     Generation,
@@ -41,11 +42,11 @@ from harness.sampling.simulated import SIMULATOR_VERSION
 SAMPLER_VERSION = 1  # bump when postprocessing or the pool layout changes
 
 
-def sampling_key(suite: Suite, tasks: list[Task], config: SamplingConfig) -> str:
+def sampling_key(suite: Suite, tasks: list[Task], spec: SamplingSpec) -> str:
     """The cache key of a pool (see the module docstring)."""
     digest = hashlib.sha256()
-    versions = [SAMPLER_VERSION, SIMULATOR_VERSION if config.simulated else 0]
-    digest.update(json.dumps([versions, config.key()]).encode())
+    versions = [SAMPLER_VERSION, SIMULATOR_VERSION if spec.simulated else 0]
+    digest.update(json.dumps([versions, spec.key()]).encode())
     for task in tasks:
         row = [task.task_id, task.prompt, task.entry_point, task.canonical_solution]
         digest.update(json.dumps(row).encode() + b"\n")
@@ -54,14 +55,14 @@ def sampling_key(suite: Suite, tasks: list[Task], config: SamplingConfig) -> str
 
 def sample_pool(
     suite: Suite,
-    config: SamplingConfig,
+    spec: SamplingSpec,
     *,
     limit: int | None,
     cache: Path,
     sandbox: Sandbox | None,
     progress: Progress | None = None,
 ) -> SampleResult:
-    """Sample (or find in the cache) the pool of ``suite`` under ``config``.
+    """Sample (or find in the cache) the pool of ``suite`` under ``spec``.
 
     ``limit`` keeps the first N problems of the suite. ``sandbox`` runs the simulated
     backend's programs (one is started, and stopped, when it is None and one is needed).
@@ -73,7 +74,7 @@ def sample_pool(
         if limit < 1:
             raise InputError(f"limit must be at least 1, not {limit}")
         tasks = tasks[:limit]
-    key = sampling_key(suite, tasks, config)
+    key = sampling_key(suite, tasks, spec)
     index = cache / "sampling" / f"{key}.json"
     entry = json.loads(index.read_text()) if index.exists() else None
     if entry is not None and (cache / "pools" / entry["pool"] / "meta.json").exists():
@@ -89,15 +90,16 @@ def sample_pool(
             elapsed_s=time.monotonic() - started,
         )
 
+    config = spec.sampling
     skipped: dict[str, str] = {}
     calls: list[ModelCall] = []
-    if config.simulated:
+    if spec.simulated:
         candidates, tests, skipped = _simulate(tasks, config, cache, sandbox, progress)
     else:
         batches: list[Batch] = [(config.candidate_params(), _prompts(tasks, config.template))]
         if config.self_tests.n > 0:
             batches.append((config.self_test_params(), _prompts(tasks, config.self_tests.template)))
-        generations, calls = _generate(config, batches, progress)
+        generations, calls = _generate(spec, batches, progress)
         candidates = generations[0]
         tests = generations[1] if config.self_tests.n > 0 else None
 
@@ -110,14 +112,14 @@ def sample_pool(
             self_tests.setdefault(task_id, [])
     if not samples:
         raise SamplingError(f"no problem of {suite.name} could be sampled: {skipped}", calls)
-    compute = _compute(config, candidates, tests or [])
+    compute = _compute(spec, candidates, tests or [])
     meta: dict[str, Any] = {
         "suite": suite.name,
         "source": "winnow sample",
-        "backend": config.backend,
-        "model": config.model,
-        "simulated": config.simulated,
-        "sampling": config.to_dict(),
+        "backend": spec.sampler.backend,
+        "model": spec.sampler.model,
+        "simulated": spec.simulated,
+        "sampling": spec.to_dict(),
         "sampling_key": key,
         "limit": limit,
         "compute": compute.to_json(),
@@ -131,7 +133,7 @@ def sample_pool(
         pool=pool,
         config_key=key,
         cached=False,
-        simulated=config.simulated,
+        simulated=spec.simulated,
         compute=compute,
         calls=calls,
         skipped=skipped,
@@ -140,16 +142,16 @@ def sample_pool(
 
 
 def _generate(
-    config: SamplingConfig, batches: list[Batch], progress: Progress | None
+    spec: SamplingSpec, batches: list[Batch], progress: Progress | None
 ) -> tuple[list[list[Generation]], list[ModelCall]]:
     # Imported here: each backend pulls in a heavy library of its own (litellm, vllm).
-    if config.backend == "openai":
+    if spec.sampler.backend == "openai":
         from harness.sampling.openai_backend import generate as openai_generate
 
-        return openai_generate(config, batches, progress)
+        return openai_generate(spec, batches, progress)
     from harness.sampling.vllm_backend import generate as vllm_generate
 
-    return vllm_generate(config, batches, progress)
+    return vllm_generate(spec, batches, progress)
 
 
 def _prompts(tasks: list[Task], template: str) -> list[tuple[str, str]]:
@@ -220,7 +222,7 @@ def _tests(generation: Generation, task: Task, config: SamplingConfig) -> list[s
 
 
 def _compute(
-    config: SamplingConfig, candidates: list[Generation], tests: list[Generation]
+    spec: SamplingSpec, candidates: list[Generation], tests: list[Generation]
 ) -> SamplingCompute:
     per_problem: dict[str, dict[str, TokenCount]] = {}
     totals = {"candidates": TokenCount(), "self_tests": TokenCount()}
@@ -230,7 +232,7 @@ def _compute(
             per_problem.setdefault(g.task_id, {})[purpose] = count
             totals[purpose].prompt += count.prompt
             totals[purpose].generated += count.generated
-    params, source = config.parameter_count()
+    params, source = spec.sampler.parameter_count()
     tokens = sum(t.prompt + t.generated for t in totals.values())
     return SamplingCompute(
         candidates=totals["candidates"],
@@ -239,7 +241,7 @@ def _compute(
         params=params,
         params_source=source,
         flops=None if params is None else 2.0 * params * tokens,
-        estimated_tokens=config.simulated,
+        estimated_tokens=spec.simulated,
     )
 
 

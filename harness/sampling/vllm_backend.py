@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from harness.results import ModelCall, Purpose
-from harness.sampling.config import GenParams, SamplingConfig
+from harness.sampling.config import GenParams, SamplingSpec
 from harness.sampling.results import Batch, Completion, Generation, Progress, SamplingError
 
 INSTALL_HINT = (
@@ -24,23 +24,23 @@ INSTALL_HINT = (
 )
 
 
-def load_engine(config: SamplingConfig) -> Any:
+def load_engine(spec: SamplingSpec) -> Any:
     """A ``vllm.LLM`` for the configured model, or a SamplingError naming what is missing."""
     try:
         # Imported here: vllm is an optional extra, and heavy (torch).
         import vllm
     except ImportError as exc:
         raise SamplingError(f"{INSTALL_HINT} ({exc})") from None
-    args: dict[str, Any] = {"seed": config.seed, "enable_prefix_caching": True}
-    args.update(config.engine_args)
-    return vllm.LLM(model=config.model, **args)
+    args: dict[str, Any] = {"seed": spec.sampling.seed, "enable_prefix_caching": True}
+    args.update(spec.sampler.engine_args)
+    return vllm.LLM(model=spec.sampler.model, **args)
 
 
 def generate(
-    config: SamplingConfig, batches: list[Batch], progress: Progress | None = None
+    spec: SamplingSpec, batches: list[Batch], progress: Progress | None = None
 ) -> tuple[list[list[Generation]], list[ModelCall]]:
     """One generation per prompt of every batch, and one call record per prompt."""
-    engine = load_engine(config)
+    engine = load_engine(spec)
     import vllm  # already loaded by load_engine
 
     results: list[list[Generation]] = []
@@ -59,7 +59,7 @@ def generate(
             logprobs=0,  # the sampled token's logprob only
         )
         started = time.monotonic()
-        if config.endpoint == "chat":
+        if spec.sampling.endpoint == "chat":
             conversations = [[{"role": "user", "content": p}] for _, p in prompts]
             outputs = engine.chat(conversations, sampling, use_tqdm=False)
         else:
@@ -71,7 +71,7 @@ def generate(
         for (task_id, prompt), output in zip(prompts, outputs, strict=True):
             generation = _generation(task_id, prompt, output)
             generations.append(generation)
-            calls.append(_record(config, params, generation, latency))
+            calls.append(_record(spec.sampler.model, params, generation, latency))
         results.append(generations)
     return results, calls
 
@@ -103,12 +103,10 @@ def _generation(task_id: str, prompt: str, output: Any) -> Generation:
     )
 
 
-def _record(
-    config: SamplingConfig, params: GenParams, generation: Generation, latency: float
-) -> ModelCall:
+def _record(model: str, params: GenParams, generation: Generation, latency: float) -> ModelCall:
     return ModelCall(
         purpose=Purpose.SAMPLER,
-        model=config.model,
+        model=model,
         task_id=generation.task_id,
         messages=[{"role": "user", "content": generation.prompt}],
         params=params.request_params(),
