@@ -18,7 +18,8 @@ import git
 
 from agent.branch import ResearchBranch
 from harness.analysis.costs import FLOPS_PER_PARAM_TOKEN
-from harness.config import SamplerConfig, parse_toml
+from harness.config import SamplerConfig
+from harness.configload import parse_toml
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.judge.evaluate import Session

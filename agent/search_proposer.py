@@ -34,7 +34,7 @@ import optuna
 from pydantic import Field, field_validator, model_validator
 
 from agent.proposal import Context, NothingNew, Proposal, outside_experiments
-from harness.config import load_model, parse_toml
+from harness.configload import load_model, parse_toml
 from harness.configmodel import ConfigModel, refuse
 from harness.errors import InputError
 

@@ -28,7 +28,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from harness.config import RunConfig, load_model, parse_config, read_toml
+from harness.config import RunConfig, parse_config
+from harness.configload import load_model, read_toml
 from harness.configmodel import ConfigModel, NonEmptyStr
 
 Price = Annotated[float, Field(ge=0)]  # USD per million tokens

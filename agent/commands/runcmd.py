@@ -12,7 +12,7 @@ from agent.loop import Loop, RunSpec, RunSummary
 from agent.proposal import Proposer
 from agent.search_proposer import SearchProposer
 from agent.settings import ProposerConfig, load_settings
-from harness.config import load_model
+from harness.configload import load_model
 from harness.home import ledger_path, winnow_home
 from ledger.store import Ledger
 

@@ -25,7 +25,8 @@ import jinja2
 import jinja2.meta
 from pydantic import AfterValidator, Field, model_validator
 
-from harness.config import SamplerConfig, load_model, read_toml
+from harness.config import SamplerConfig
+from harness.configload import load_model, read_toml
 from harness.configmodel import ConfigModel, Strings, refuse
 
 TEMPLATE_VARIABLES = frozenset({"prompt", "entry_point", "task_id"})
