@@ -5,8 +5,9 @@ Every TOML file — the run config (below), its ``[proposer]`` table (``agent/se
 (:func:`with_scorer_overrides`) and ``experiments/search_space.toml``
 (``agent/search_proposer.py``) — is read with ``read_toml`` or ``parse_toml`` and validated with
 ``load_model`` (``harness/configload.py``, the one loader) into a frozen pydantic model
-(``harness/configmodel.py``) that refuses unknown keys. The first problem found is one :class:`InputError` naming the file and the
-key, e.g. ``run.toml: key 'eval.k' must be an integer of at least 1``.
+(``harness/configmodel.py``) that refuses unknown keys. The first problem found is one
+:class:`InputError` naming the file and the key, e.g. ``run.toml: key 'eval.k' must be an
+integer of at least 1``.
 
 Every key of the run config has a default, so an empty file (or none) is a valid configuration::
 
