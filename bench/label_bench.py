@@ -57,7 +57,7 @@ def main() -> None:
     from harness.execution.cache import ExecCache
     from harness.execution.executor import Executor
     from harness.execution.launch import SandboxConfig
-    from harness.execution.outputs import output_test
+    from harness.execution.outputs import output_program, output_test
     from harness.execution.sandbox import Sandbox
 
     suite = load_suite(args.suite)
@@ -99,7 +99,7 @@ def main() -> None:
                 inputs[task_id] = harvest_inputs(task.prompt, tests, task.entry_point, limit)
             requests = [
                 (
-                    suite.tasks[task_id].prompt + sample.completion,
+                    output_program(suite.tasks[task_id].prompt + sample.completion),
                     [output_test(suite.tasks[task_id].entry_point, a) for a in inputs[task_id]],
                 )
                 for task_id, sample in rows

@@ -15,7 +15,7 @@ from harness.data.calls import assert_forms, harvest_inputs, literal_calls
 from harness.execution.cache import ExecCache
 from harness.execution.executor import Executor
 from harness.execution.launch import SandboxConfig
-from harness.execution.outputs import LIMIT, output_test, read_output
+from harness.execution.outputs import LIMIT, output_program, output_test, read_output
 from harness.execution.sandbox import Sandbox
 from harness.judge.arms import ARMS, mbr_exec, output_cluster, srank
 from harness.judge.problems import Signals, output_arrays
@@ -88,7 +88,7 @@ def executor(tmp_path_factory: pytest.TempPathFactory):
 
 def outputs(executor: Executor, program: str, inputs: list[str]) -> list[str]:
     tests = [output_test("f", args) for args in inputs]
-    return [read_output(o) for o in executor.self_test([(program, tests)])[0]]
+    return [read_output(o) for o in executor.self_test([(output_program(program), tests)])[0]]
 
 
 def test_equal_values_read_the_same_and_failures_say_what_happened(executor: Executor) -> None:

@@ -3,7 +3,8 @@
 An output is read by a test (:func:`output_test`) that calls the entry point on one argument
 list in the candidate's namespace and reports the value in the message of the AssertionError it
 raises: the only text a sandboxed test sends back. So each (candidate, input) is one ordinary,
-cached, sandboxed execution, exactly like a self-test.
+cached, sandboxed execution, exactly like a self-test. The canonical form is defined once per
+job, after the candidate's own code (:func:`output_program`), not once per test.
 
 The canonical text (:data:`CANON`, run inside the sandbox) makes values that compare equal read
 the same: ``1``, ``1.0`` and ``True`` read ``1``; floats are rounded to 12 significant digits
@@ -66,9 +67,16 @@ def __winnow_canon(value, depth=0):
 """
 
 
+def output_program(program: str) -> str:
+    """A candidate's program with the canonical form defined after it (its own code runs first,
+    so it cannot replace the definition)."""
+    return f"{program}\n{CANON}"
+
+
 def output_test(entry_point: str, args: str) -> str:
-    """A test that reports the canonical text of ``entry_point(args)`` (see the module)."""
-    return f"""{CANON}
+    """A test that reports the canonical text of ``entry_point(args)`` (see the module); it runs
+    in the namespace of :func:`output_program`."""
+    return f"""
 try:
     __winnow_text = __winnow_canon({entry_point}({args}))
 except Exception as __winnow_error:

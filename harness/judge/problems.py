@@ -22,7 +22,7 @@ from harness.data.pools import Pool, Sample
 from harness.data.suites import Suite, Task
 from harness.errors import InputError
 from harness.execution.executor import Executor
-from harness.execution.outputs import ERROR, output_test, read_output
+from harness.execution.outputs import ERROR, output_program, output_test, read_output
 from harness.results import OutcomeStatus
 from harness.reward.scorer import ProblemRewards
 
@@ -156,7 +156,7 @@ def judge_pool(
     }
     runs_on = [
         (
-            task.prompt + sample.completion,
+            output_program(task.prompt + sample.completion),
             [output_test(task.entry_point, a) for a in inputs[task.task_id]],
         )
         for task in tasks
