@@ -17,6 +17,14 @@ into :class:`SearchSpace`, unknown keys refused::
     name = "MIN_TEST_VOTES"
     choices = [1, 2, 3]
 
+    [[param]]                       # a knob that matters only under one strategy
+    file = "experiments/selector.py"
+    name = "EXAMPLE_POWER"
+    low = 0.5
+    high = 3.0
+    when = { EXAMPLES = "weight" }  # asked only when an earlier choice has this value (or one
+                                    # of a list of values); otherwise the file keeps its value
+
 The study lives in its own SQLite file (``WINNOW_HOME/optuna/<tag>.sqlite``) and is driven with
 Optuna's ask/tell interface: each proposal is one asked trial, edited into the files in place;
 the loop tells it the dev sel@k the proposal reached (a failure when it crashed or was invalid).
@@ -52,6 +60,8 @@ class Param(ConfigModel):
     high: int | float | None = None
     step: Annotated[int | float, Field(gt=0)] | None = None
     log: bool = False
+    # Asked only when every named earlier parameter has this value (or one of these values).
+    when: dict[str, bool | int | float | str | list[bool | int | float | str]] | None = None
 
     @field_validator("file")
     @classmethod
@@ -69,6 +79,24 @@ class Param(ConfigModel):
         if self.low >= self.high:
             raise refuse("'low' must be below 'high'")
         return self
+
+    def active(self, chosen: dict[str, Any]) -> bool:
+        """Whether this parameter matters given the values chosen for the earlier ones."""
+        for name, wanted in (self.when or {}).items():
+            allowed = wanted if isinstance(wanted, list) else [wanted]
+            if name not in chosen or chosen[name] not in allowed:
+                return False
+        return True
+
+    def suggest(self, trial: optuna.trial.Trial) -> Any:
+        """Ask the trial for this parameter's value."""
+        d = self.distribution
+        if isinstance(d, optuna.distributions.CategoricalDistribution):
+            return trial.suggest_categorical(self.name, d.choices)
+        if isinstance(d, optuna.distributions.IntDistribution):
+            return trial.suggest_int(self.name, d.low, d.high, step=d.step, log=d.log)
+        assert isinstance(d, optuna.distributions.FloatDistribution)
+        return trial.suggest_float(self.name, d.low, d.high, step=d.step, log=d.log)
 
     @property
     def distribution(self) -> optuna.distributions.BaseDistribution:
@@ -99,6 +127,23 @@ class SearchSpace(ConfigModel):
             raise refuse("define at least one [[param]] table")
         return data
 
+    @model_validator(mode="after")
+    def _conditions_name_earlier_choices(self) -> SearchSpace:
+        seen: dict[str, Param] = {}
+        for i, param in enumerate(self.param, start=1):
+            for name, wanted in (param.when or {}).items():
+                earlier = seen.get(name)
+                if earlier is None or earlier.choices is None:
+                    raise refuse(
+                        f"param #{i}: key 'when' names {name!r}, which is not an earlier "
+                        "parameter with choices"
+                    )
+                for value in wanted if isinstance(wanted, list) else [wanted]:
+                    if value not in earlier.choices:
+                        raise refuse(f"param #{i}: key 'when': {value!r} is not a choice of {name}")
+            seen[param.name] = param
+        return self
+
 
 def load_space(text: str, where: str = SPACE_FILE) -> list[Param]:
     """The parameters of a search space file's text (``where`` names it in errors)."""
@@ -124,6 +169,8 @@ def write_value(text: str, param: Param, value: Any) -> str:
     if isinstance(value, float):
         value = float(f"{value:.10g}")  # step arithmetic leaves 0.30000000000000004
     literal = json.dumps(value) if param.file.endswith(".toml") else repr(value)
+    if isinstance(value, str) and text[start] == '"':  # keep the file's quotes
+        literal = json.dumps(value)
     return text[:start] + literal + text[end:]
 
 
@@ -180,8 +227,11 @@ class SearchProposer:
         if self.study.get_trials(deepcopy=False) or value is None:
             return
         params = load_space(files[SPACE_FILE])
-        values = {p.name: read_value(files[p.file], p) for p in params}
-        distributions = {p.name: p.distribution for p in params}
+        values: dict[str, Any] = {}
+        for p in params:
+            if p.active(values):
+                values[p.name] = read_value(files[p.file], p)
+        distributions = {p.name: p.distribution for p in params if p.name in values}
         try:
             trial = optuna.trial.create_trial(
                 params=values, distributions=distributions, value=value
@@ -194,13 +244,15 @@ class SearchProposer:
         if SPACE_FILE not in context.files:
             raise InputError("the search proposer needs a search space", SPACE_FILE)
         params = load_space(context.files[SPACE_FILE])
-        trial = self._ask_new({p.name: p.distribution for p in params})
-        files: dict[str, str] = {}
         for p in params:
             if p.file not in context.files:
                 raise InputError(f"{p.name}: no such file {p.file}", SPACE_FILE)
-            text = files.get(p.file, context.files[p.file])
-            files[p.file] = write_value(text, p, trial.params[p.name])
+        trial = self._ask_new(params)
+        files: dict[str, str] = {}
+        for p in params:
+            if p.name in trial.params:  # a knob that does not matter keeps the file's value
+                text = files.get(p.file, context.files[p.file])
+                files[p.file] = write_value(text, p, trial.params[p.name])
         shown = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
         return Proposal(
             hypothesis=f"search trial {trial.number}: {shown}",
@@ -209,7 +261,7 @@ class SearchProposer:
             trial=trial.number,
         )
 
-    def _ask_new(self, distributions: dict[str, Any]) -> optuna.trial.Trial:
+    def _ask_new(self, params: list[Param]) -> optuna.trial.Trial:
         """A trial whose values were never tried. A repeat is told the earlier outcome at once
         (it is not an experiment: the same files were already evaluated) and asked again."""
         done = {
@@ -217,14 +269,15 @@ class SearchProposer:
             for t in self.study.get_trials(deepcopy=False)
             if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
         }
-        size = space_size(distributions)
-        if (
-            size is not None
-            and sum(_inside(t.params, distributions) for t in done.values()) >= size
-        ):
+        size = space_size(params)
+        if size is not None and sum(_inside(t.params, params) for t in done.values()) >= size:
             raise NothingNew(f"all {size} combinations of {SPACE_FILE} were tried")
         for _ in range(ASKS):
-            trial = self.study.ask(distributions)
+            trial = self.study.ask()
+            chosen: dict[str, Any] = {}
+            for p in params:  # define-by-run: a knob is asked only when it matters
+                if p.active(chosen):
+                    chosen[p.name] = p.suggest(trial)
             earlier = done.get(_key(trial.params))
             if earlier is None:
                 return trial
@@ -243,29 +296,49 @@ class SearchProposer:
             self.study.tell(proposal.trial, value)
 
 
-def space_size(distributions: dict[str, Any]) -> int | None:
-    """How many value combinations the space holds; None when a range is continuous."""
-    size = 1
-    for d in distributions.values():
-        if isinstance(d, optuna.distributions.CategoricalDistribution):
-            size *= len(d.choices)
-        elif isinstance(d, optuna.distributions.IntDistribution) or d.step is not None:
-            size *= round((d.high - d.low) / d.step) + 1
-        else:
-            return None
-    return size
+def _values(d: optuna.distributions.BaseDistribution) -> int | None:
+    """How many values one distribution holds; None when it is continuous."""
+    if isinstance(d, optuna.distributions.CategoricalDistribution):
+        return len(d.choices)
+    assert isinstance(
+        d, optuna.distributions.IntDistribution | optuna.distributions.FloatDistribution
+    )
+    step = d.step
+    return None if step is None else round((d.high - d.low) / step) + 1
 
 
-def _inside(params: dict[str, Any], distributions: dict[str, Any]) -> bool:
+def space_size(params: list[Param], chosen: dict[str, Any] | None = None) -> int | None:
+    """How many distinct assignments the space holds (a knob that does not matter counts
+    once); None when an active range is continuous."""
+    chosen = chosen or {}
+    for i, p in enumerate(params):
+        if not p.active(chosen):
+            continue
+        rest = params[i + 1 :]
+        if p.choices is not None:
+            sizes = [space_size(rest, chosen | {p.name: c}) for c in p.choices]
+            return None if None in sizes else sum(s for s in sizes if s is not None)
+        count, after = _values(p.distribution), space_size(rest, chosen | {p.name: None})
+        return None if count is None or after is None else count * after
+    return 1
+
+
+def _inside(values: dict[str, Any], params: list[Param]) -> bool:
     """Whether a trial's values are a point of this space (the seeded start may not be)."""
-    if params.keys() != distributions.keys():
-        return False
-    try:
-        return all(
-            d._contains(d.to_internal_repr(params[name])) for name, d in distributions.items()
-        )
-    except ValueError:  # a value a categorical does not hold
-        return False
+    chosen: dict[str, Any] = {}
+    for p in params:
+        if not p.active(chosen):
+            continue
+        if p.name not in values:
+            return False
+        d = p.distribution
+        try:
+            if not d._contains(d.to_internal_repr(values[p.name])):
+                return False
+        except ValueError:  # a value a categorical does not hold
+            return False
+        chosen[p.name] = values[p.name]
+    return chosen.keys() == values.keys()
 
 
 def _key(params: dict[str, Any]) -> str:

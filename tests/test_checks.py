@@ -454,3 +454,11 @@ def test_baseline_sanity_accepts_problems_with_exactly_k_samples(
     assert check(result, "baseline_sanity").passed, check(result, "baseline_sanity").detail
     assert check(result, "selector_runs").passed  # the selector arm is compared too
     assert [len(s) for s in prepare_only(session, samples).subsets] == [2, 1]
+
+
+def test_the_shipped_selector_scores_exactly_like_the_codet_arm(session: Session) -> None:
+    result = run_eval(session, EXPERIMENT)
+    mine = {p.task_id: (p.value, p.pick, p.tied) for p in result.picks if p.arm == "selector"}
+    codet = {p.task_id: (p.value, p.pick, p.tied) for p in result.picks if p.arm == "codet"}
+    assert mine == codet
+    assert result.arms["selector"].sel_at_k == result.arms["codet"].sel_at_k

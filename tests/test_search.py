@@ -9,6 +9,7 @@ import pytest
 
 from agent.proposal import Context, NothingNew
 from agent.search_proposer import SPACE_FILE, SearchProposer, load_space, read_value
+from harness.errors import InputError
 from harness.sampling import load_sampling_config
 
 SELECTOR = "experiments/selector.py"
@@ -98,3 +99,60 @@ def test_a_toml_key_without_a_table_is_the_top_level_one(tmp_path: Path) -> None
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+STRATEGIES = """
+[[param]]
+file = "experiments/selector.py"
+name = "MODE"
+choices = ["plain", "weighted"]
+
+[[param]]
+file = "experiments/selector.py"
+name = "WEIGHT"
+choices = [1, 2, 3]
+when = { MODE = "weighted" }
+"""
+
+
+def strategies(mode: str = "plain", weight: int = 9) -> Context:
+    files = {SELECTOR: f'MODE = "{mode}"\nWEIGHT = {weight}\n', SPACE_FILE: STRATEGIES}
+    return Context("", "", files, {}, [], None, [])
+
+
+def test_a_knob_is_asked_only_under_its_strategy(tmp_path: Path) -> None:
+    """MODE x WEIGHT holds 1 + 3 = 4 distinct assignments, not 2 x 3: WEIGHT does not matter
+    under "plain", where it keeps the file's value and is not part of the trial."""
+    proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    proposer.seed_with(strategies().files, 0.4)  # the start: MODE = "plain"
+    seen = []
+    for _ in range(3):
+        proposal = proposer.propose(strategies())
+        text = proposal.files[SELECTOR]
+        assert 'MODE = "weighted"' in text and "WEIGHT = 9" not in text  # only the new branch
+        seen.append(text)
+        proposer.tell(proposal, 0.5)
+    assert len(set(seen)) == 3
+    with pytest.raises(NothingNew, match="all 4 combinations"):
+        proposer.propose(strategies())
+
+
+def test_a_condition_must_name_an_earlier_choice() -> None:
+    bad = STRATEGIES.replace('when = { MODE = "weighted" }', 'when = { MODE = "heavy" }')
+    with pytest.raises(InputError, match="'heavy' is not a choice of MODE"):
+        load_space(bad)
+    later = STRATEGIES.replace('when = { MODE = "weighted" }', "when = { LATER = 1 }")
+    with pytest.raises(InputError, match="'LATER', which is not an earlier parameter"):
+        load_space(later)
+
+
+def test_the_shipped_space_reads_and_starts_at_the_shipped_selector() -> None:
+    root = Path(__file__).resolve().parents[1]
+    files = {name: (root / name).read_text() for name in (SELECTOR, SPACE_FILE)}
+    params = load_space(files[SPACE_FILE])
+    chosen: dict[str, object] = {}
+    for p in params:
+        if p.active(chosen):
+            chosen[p.name] = read_value(files[p.file], p)
+    assert chosen["GROUP_BY"] == "tests" and chosen["GROUP_SCORE"] == "codet"
+    assert chosen["SIZE_POWER"] == 0.5 and chosen["TEST_POWER"] == 1.0
