@@ -49,6 +49,7 @@ def render_prompt(context: Context) -> str:
         history=context.history,
         best=context.best,
         failed_checks=context.failed_checks,
+        failures=context.failures,
     )
 
 

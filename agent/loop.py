@@ -42,7 +42,7 @@ from agent.proposal import (
     unified_diff,
 )
 from agent.settings import ProposerConfig
-from agent.summary import baselines_view, commit_message, history_view
+from agent.summary import baselines_view, commit_message, failures_view, history_view
 from harness.api import __file__ as API_FILE
 from harness.config import RunConfig, with_scorer_overrides
 from harness.data.jsonl import read_jsonl
@@ -530,6 +530,7 @@ class Loop:
             history=history,
             best=best,
             failed_checks=failed,
+            failures=failures_view(incumbent.dev),  # the dev split's, never the holdout's
         )
 
     def _start_experiment(

@@ -56,6 +56,9 @@ class Context:
     history: list[dict[str, Any]]  # recent experiments: number, status, dev, reason, hypothesis
     best: dict[str, Any] | None  # the best kept experiment so far
     failed_checks: list[str]  # failed checks of recent experiments, with evidence
+    # Where the incumbent loses on the dev split (never the holdout): problems it got wrong
+    # with a correct candidate in view, each candidate group's signals (agent/summary.py).
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Proposer(Protocol):

@@ -70,6 +70,14 @@ def baselines_view(result: EvalResult | None) -> dict[str, Any]:
     }
 
 
+def failures_view(result: EvalResult | None) -> list[dict[str, Any]]:
+    """Where the incumbent loses, as the proposer prompt shows it (a dev evaluation only: the
+    holdout split is never shown to a proposer)."""
+    if result is None or result.split != "dev":
+        return []
+    return [case.model_dump(mode="json") for case in result.failures]
+
+
 def history_view(
     experiments: list[Any],
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[str]]:

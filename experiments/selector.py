@@ -46,7 +46,7 @@ def select(problem, candidates, probe):
     keys = [key(i, passed[i], outputs[i]) for i in range(len(candidates))]
     sizes = Counter(keys)
     votes = [sum(generated[t] for t in signature) for signature in passed]
-    group_votes = {}
+    group_votes: dict = {}
     for k, v in zip(keys, votes, strict=True):
         group_votes.setdefault(k, []).append(v)
     scores = []

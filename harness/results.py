@@ -266,6 +266,37 @@ class Budget(Record):
     generated_tokens: int
 
 
+class BehaviourGroup(Record):
+    """Candidates of one subset that behave alike: they pass the same self-tests and return the
+    same outputs on the problem's inputs."""
+
+    size: int
+    tests_passed: float
+    """Self-tests the group passes, counted as often as each was generated."""
+    tests_total: float
+    """Self-tests of the problem, counted the same way."""
+    output_agreement: float
+    """Mean share of (other candidate, input) pairs on which a member gives the same value."""
+    picked: bool
+    """The selector's pick is in this group."""
+    correct: int
+    """Members that pass the hidden tests (how many, never which tests)."""
+
+
+class FailureCase(Record):
+    """A problem where a correct candidate was in the subset and the selector picked wrong: the
+    error analysis a proposer is shown (never a hidden test's text)."""
+
+    task_id: str
+    entry_point: str
+    lost: float
+    """The oracle's value minus the selector's on this problem, over its subsets."""
+    candidates: int
+    """Candidates in the subset shown (the problem's first)."""
+    groups: list[BehaviourGroup]
+    """The largest groups, and always the picked one and those holding correct candidates."""
+
+
 class EvalResult(Record):
     """One evaluation: a pool on a suite split, every baseline arm and, optionally, a selector
     under every rigid check. ``winnow eval --json`` prints ``to_json()``."""
@@ -319,6 +350,8 @@ class EvalResult(Record):
     """What the scorer did, when one is configured."""
     llm_calls: list[ModelCall] = []
     """The scorer's requests (for the ledger)."""
+    failures: list[FailureCase] = []
+    """Where the selector lost: a few problems it got wrong with a correct candidate in view."""
 
     def to_json(self, picks: bool = False, calls: bool = False) -> dict[str, Any]:
         """The ``winnow eval --json`` object; picks and calls only when asked for."""

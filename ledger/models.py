@@ -126,6 +126,7 @@ EVALUATION_COLUMNS = ResultColumns(
             "checks",  # CHECKS
             "picks",  # PROBLEM_RESULTS
             "llm_calls",  # llm_calls, purpose 'scorer'
+            "failures",  # raw_json: the proposer's error analysis, not a metric
             "warnings",  # warnings_json
             "calibration",  # calibration_json
             "budget",  # budget_json

@@ -23,6 +23,7 @@ from harness.execution.selector import SelectorFailure, SelectorProcess
 from harness.judge import checks
 from harness.judge.aggregate import arm_results, design_pass_rates
 from harness.judge.design import Design
+from harness.judge.failures import failure_cases
 from harness.judge.integrity import harness_hash, harness_info
 from harness.judge.problems import Progress, ticker
 from harness.judge.runners import ArmRun, failed, run_selector
@@ -179,6 +180,9 @@ def assemble(
         ),
         scorer=summarize_scorer(session.scorer, rewards, calls) if session.scorer else None,
         llm_calls=calls,
+        failures=failure_cases(design, runs["selector"], runs["oracle"])
+        if "selector" in runs
+        else [],
     )
 
 
