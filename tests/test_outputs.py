@@ -124,6 +124,17 @@ def test_inputs_come_from_the_prompt_then_the_self_tests_in_order_without_repeat
     assert harvest_inputs(prompt, tests, "f", 2) == ["1, 2", "[4], 5"]
 
 
+def test_brackets_and_quotes_inside_string_arguments_do_not_end_a_call() -> None:
+    # as in HumanEval/61's ``correct_bracketing("(")`` and 132's ``is_nested('[]]]]]]][[[[[]')``
+    prompt = r"""
+    f("(") ➞ False
+    f(')(\'') ➞ 1
+    f("]", ['[']) ➞ 2
+    my_f(1) x.f(2) f(y)
+    """
+    assert literal_calls(prompt, "f") == ['"("', r"')(\''", """"]", ['[']"""]
+
+
 def test_assert_forms_ignore_spacing_the_callee_and_the_message() -> None:
     hidden = "def check(candidate):\n    assert candidate(1,  2)==3, 'sum'\n"
     assert assert_forms(hidden, "add") == assert_forms("assert add(1, 2) == 3", "add")

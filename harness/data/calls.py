@@ -2,9 +2,10 @@
 
 Read, never run (``ast`` only):
 
-- :func:`literal_calls` finds the argument lists of every call of the entry point whose
-  arguments are all Python literals (``f(1, [2, 3])``, ``f(s="ab")``), in order, without
-  repeats. In a prompt that is HumanEval's ``>>> f(1)``, ``f(1) ➞ 2``, ``f(1) == 2``...
+- :func:`find_calls` finds every call of the entry point whose arguments are all Python
+  literals (``f(1, [2, 3])``, ``f(s="ab")``, ``f("(")``), in order, with where it stands;
+  :func:`literal_calls` gives their argument lists without repeats. In a prompt that is
+  HumanEval's ``>>> f(1)``, ``f(1) ➞ 2``, ``f(1) == 2``...
 - :func:`harvest_inputs` gives a problem's inputs for the ``outputs`` signal: the prompt's calls,
   then those inside the self-tests, deduplicated, in that stable order, at most ``limit``.
 - :func:`assert_forms` gives the normalised assert statements of a test source (whitespace and
@@ -16,21 +17,32 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 
 CALLEE = "f"  # every call of the entry point is renamed this before comparing tests
 SCAN = 400  # characters after an opening parenthesis searched for its match
 
 
-def _balanced(text: str, open_at: int) -> str | None:
-    """The text between the parenthesis at ``open_at`` and its match (within ``SCAN``)."""
-    depth = 0
-    for i in range(open_at, min(len(text), open_at + SCAN)):
-        if text[i] in "([{":
+def enclosed(text: str, open_at: int) -> str | None:
+    """The text between the bracket at ``open_at`` and its match (within ``SCAN``), brackets
+    inside quoted strings not counted."""
+    depth, quote, i = 0, "", open_at
+    while i < min(len(text), open_at + SCAN):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 1  # an escaped character, a quote among them, never ends the string
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
             depth += 1
-        elif text[i] in ")]}":
+        elif char in ")]}":
             depth -= 1
             if depth == 0:
                 return text[open_at + 1 : i]
+        i += 1
     return None
 
 
@@ -48,17 +60,32 @@ def _literal_arguments(args: str) -> bool:
     return True
 
 
-def literal_calls(text: str, entry_point: str) -> list[str]:
-    """Argument lists (as source) of the calls of ``entry_point`` with literal arguments."""
-    found: dict[str, None] = {}
+@dataclass(frozen=True)
+class Call:
+    """A call of the entry point written in a text."""
+
+    start: int  # offset of the entry point's name
+    end: int  # offset just past the closing parenthesis
+    args: str  # the argument list as source, stripped: "[1, 2], k=3"
+
+
+def find_calls(text: str, entry_point: str) -> list[Call]:
+    """The calls of ``entry_point`` with literal arguments, in order, repeats included (a
+    ``def`` of that name is not a call; ``my_f(1)`` and ``x.f(1)`` are not calls of ``f``)."""
+    calls = []
     for match in re.finditer(rf"(?<![\w.]){re.escape(entry_point)}\s*\(", text):
         if text[max(0, match.start() - 4) : match.start()].endswith("def "):
             continue
-        args = _balanced(text, match.end() - 1)
+        args = enclosed(text, match.end() - 1)
         if args is None or not _literal_arguments(args):
             continue
-        found.setdefault(args.strip(), None)
-    return list(found)
+        calls.append(Call(match.start(), match.end() + len(args) + 1, args.strip()))
+    return calls
+
+
+def literal_calls(text: str, entry_point: str) -> list[str]:
+    """Argument lists (as source) of the calls of ``entry_point`` with literal arguments."""
+    return list(dict.fromkeys(call.args for call in find_calls(text, entry_point)))
 
 
 def harvest_inputs(prompt: str, tests: list[str], entry_point: str, limit: int) -> list[str]:
