@@ -35,7 +35,7 @@ USES = {s for s, needed in (("self_tests", NEEDS_TESTS), ("outputs", NEEDS_OUTPU
 def select(problem, candidates, probe):
     generated = Counter(probe.self_tests()) if NEEDS_TESTS else Counter()
     tests = [t for t, votes in generated.items() if votes >= MIN_TEST_VOTES]
-    passed = [frozenset() for _ in candidates]
+    passed: list[frozenset] = [frozenset() for _ in candidates]
     if tests:
         rows = probe.run_many(candidates, tests)
         passed = [frozenset(t for t, ok in zip(tests, row, strict=True) if ok) for row in rows]
