@@ -205,9 +205,9 @@ HUMANEVAL = load_suite("humaneval")
 # Examples read per problem: HumanEval/0 to /163, one digit each, 40 problems a line.
 COUNTS = """
 2112121221 3122122131 2122131122 2702123205
-5025317245 0622634322 5425226043 3243510652
+5025313245 0622634322 5423226043 3243510652
 0040313344 4242656432 1224201232 2532202542
-3311538332 3365423431 4132322130 2321623224
+3311538332 1365423431 4132322130 2321623224
 0313
 """
 # The problems that give none, each read by hand.
@@ -231,8 +231,6 @@ DIFFER = {
     ("HumanEval/47", "[-10, 4, 6, 1000, 10, 20]"): "docstring says 15.0; the median is 8.0",
     ("HumanEval/116", "[1, 5, 2, 3, 4]"): "docstring sorts by value, the spec by ones then value",
     ("HumanEval/116", "[-2, -3, -4, -5, -6]"): "same: the hidden test has [-4, -2, -6, -5, -3]",
-    ("HumanEval/130", "1"): "tri(1) = 3 defines the sequence's term; the function gives [1, 3]",
-    ("HumanEval/130", "4"): "tri(4) = 3 likewise; the function gives [1, 3, 2.0, 8.0, 3.0]",
     ("HumanEval/148", '"Earth", "Mercury"'): '("Venus") is a string, the hidden value ("Venus",)',
 }
 
@@ -269,13 +267,13 @@ def normalised(args: str) -> str:
 def test_humaneval_counts_per_problem() -> None:
     counts = {t.task_id: len(official(t.task_id)) for t in HUMANEVAL.tasks.values()}
     assert "".join(str(n) for n in counts.values()) == "".join(COUNTS.split())
-    assert sum(counts.values()) == 429
+    assert sum(counts.values()) == 421
     assert sorted(Counter(counts.values()).items()) == [
-        (0, 13), (1, 26), (2, 52), (3, 32), (4, 17), (5, 13), (6, 8), (7, 2), (8, 1)
+        (0, 13), (1, 27), (2, 52), (3, 33), (4, 17), (5, 12), (6, 8), (7, 1), (8, 1)
     ]  # fmt: skip
     assert {task_id for task_id, n in counts.items() if n == 0} == set(NONE)
     forms = Counter(e.form for task_id in HUMANEVAL.tasks for e in official(task_id))
-    assert forms == {"doctest": 163, "arrow": 115, "equals": 89, "input": 40, "returns": 22}
+    assert forms == {"doctest": 164, "arrow": 111, "equals": 84, "input": 40, "returns": 22}
 
 
 def test_humaneval_examples_agree_with_the_hidden_tests_but_for_docstring_errors() -> None:
@@ -290,12 +288,12 @@ def test_humaneval_examples_agree_with_the_hidden_tests_but_for_docstring_errors
                 matched += 1
             else:
                 differ.add((task.task_id, example.args))
-    assert (matched, len(differ), elsewhere) == (301, 6, 122)
+    assert (matched, len(differ), elsewhere) == (300, 4, 117)
     assert differ == set(DIFFER)
 
 
 def test_humaneval_example_tests_read_as_hidden_ones_so_they_are_public() -> None:
-    # 300 of the 301 agreeing examples are a hidden assert word for word once normalised
+    # 299 of the 300 agreeing examples are a hidden assert word for word once normalised
     # (HumanEval/130's tri(3) == [1, 3, 2, 8] is [1, 3, 2.0, 8.0] there). A selector that tests
     # the prompt's own examples writes these; they are public, not remembered hidden tests.
     same = 0
@@ -305,17 +303,15 @@ def test_humaneval_example_tests_read_as_hidden_ones_so_they_are_public() -> Non
             ast.parse(test)
         mine = assert_forms("\n".join(tests), task.entry_point)
         same += len(mine & assert_forms(task.test, task.entry_point))
-    assert same == 300
+    assert same == 299
 
 
 # -- prompts without examples: HumanEval blind, MBPP ----------------------------------------------
 
-# The blind prompts keep the sequence definitions written as calls (base cases, not examples).
-BLIND_DEFINITIONS = {
-    "HumanEval/46": [("0", "0"), ("1", "0"), ("2", "2"), ("3", "0")],  # fib4(0) -> 0 ...
-    "HumanEval/63": [("0", "0"), ("1", "0"), ("2", "1")],  # fibfib(0) == 0 ...
-    "HumanEval/130": [("1", "3"), ("4", "3")],  # tri(1) = 3, tri(4) = 3 (sequence terms)
-}
+# The blind prompts keep the recurrences that define three sequences, written as calls
+# (fib4(0) -> 0 ... fib4(n) -> fib4(n-1) + ...; fibfib(0) == 0 ...; tri(1) = 3, tri(n) = ...):
+# definitions, not examples, and left out (tri returns a list of the terms, not tri(1) = 3).
+BLIND_DEFINITIONS: dict[str, list[tuple[str, str]]] = {}
 
 
 def read_tasks(path: Path) -> list[Task]:
@@ -332,7 +328,7 @@ def test_a_blind_sample_states_nothing_but_definitions() -> None:
     # tests/data/humaneval_blind_sample.jsonl: nine lines of ../shared/suites/humaneval-blind.jsonl
     # copied verbatim (see tests/data/README.md); their official prompts give 34 examples
     tasks = read_tasks(DATA / "humaneval_blind_sample.jsonl")
-    assert sum(len(official(t.task_id)) for t in tasks) == 34
+    assert sum(len(official(t.task_id)) for t in tasks) == 28
     check_blind(tasks)
 
 

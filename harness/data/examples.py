@@ -18,12 +18,16 @@ with literal arguments (the calls found by :func:`harness.data.calls.find_calls`
   from its ``def`` in the prompt: the named ones must be the next parameters in the signature,
   any left over must have defaults.
 
-Left out, never guessed: an expected value that is not a Python literal ``ast.literal_eval``
-accepts (prose, ``true``, ``1 + 9 = 10``, an unbalanced quote, ``1, 2`` bare outside an assert),
-arguments that are not literals (``f(n)``, ``f(abc)``), a call inside another expression
-(``round(f(x), 2)``), a call of another name (``my_f(1)``, a misnamed function), named inputs
-that do not match the signature. A comment or a sentence's final period after the value is not
-part of it. Examples are distinct (spacing and quoting aside), in prompt order.
+Left out, never guessed: the lines of a recurrence that defines the function (a run of consecutive
+``f(...) <marker> ...`` lines of which one calls ``f`` with a variable, ``f(n) -> f(n-1) + ...``, or
+on its right-hand side, ``f(3) = f(2) + f(1)``): they define the sequence, and the function may
+return something else (HumanEval's ``tri`` returns a list of its terms); an expected value that is
+not a Python literal ``ast.literal_eval`` accepts (prose, ``true``, ``1 + 9 = 10``, an unbalanced
+quote, ``1, 2`` bare outside an assert), arguments that are not literals (``f(n)``, ``f(abc)``), a
+call inside another expression (``round(f(x), 2)``), a call of another name (``my_f(1)``, a misnamed
+function), named inputs that do not match the signature. A comment or a sentence's final period
+after the value is not part of it. Examples are distinct (spacing and quoting aside), in prompt
+order.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class Example:
 def parse_examples(prompt: str, entry_point: str) -> list[Example]:
     """The examples ``prompt`` states for ``entry_point``, distinct, in prompt order."""
     found: list[tuple[int, Example]] = []
+    recurrence = _recurrence_lines(prompt, entry_point)
     for call in find_calls(prompt, entry_point):
         line_start = prompt.rfind("\n", 0, call.start) + 1
         before = _BEFORE.fullmatch(prompt, line_start, call.start)
@@ -77,6 +82,8 @@ def parse_examples(prompt: str, entry_point: str) -> list[Example]:
             continue
         line_end = len(prompt) if (end := prompt.find("\n", call.end)) < 0 else end
         marker = _MARKER.match(prompt, call.end, line_end)
+        if marker and line_start in recurrence:
+            continue
         if marker:
             form = _FORMS[re.sub(r"\s+", " ", marker.group(1))]
             rest = prompt[marker.end() : line_end]
@@ -99,6 +106,42 @@ def parse_examples(prompt: str, entry_point: str) -> list[Example]:
         same = ast.unparse(ast.parse(f"f({example.args}) == ({example.expected})", mode="eval"))
         distinct.setdefault(same, example)
     return list(distinct.values())
+
+
+def _recurrence_lines(prompt: str, entry_point: str) -> set[int]:
+    """The starts of the lines that belong to a recurrence defining ``entry_point`` (see the
+    module docstring): runs of consecutive lines that open with a call of it and a marker."""
+    call = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\(")
+    runs: list[list[tuple[int, bool]]] = [[]]
+    start = 0
+    for line in prompt.splitlines(keepends=True):
+        head = _BEFORE.match(line)
+        opening = call.match(line, head.end() if head else 0)
+        args = enclosed(line, opening.end() - 1) if opening else None
+        marker = (
+            _MARKER.match(line, opening.end() + len(args) + 1)
+            if opening and args is not None
+            else None
+        )
+        if marker is None:
+            runs.append([])
+        else:
+            defines = not _literals(args or "") or bool(call.search(line, marker.end()))
+            runs[-1].append((start, defines))
+        start += len(line)
+    return {at for run in runs if any(d for _, d in run) for at, _ in run}
+
+
+def _literals(args: str) -> bool:
+    """Whether an argument list holds literals only."""
+    try:
+        call = ast.parse(f"f({args})", mode="eval").body
+        assert isinstance(call, ast.Call)
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            ast.literal_eval(arg)
+    except (*_UNREADABLE, AssertionError):
+        return False
+    return True
 
 
 def example_tests(examples: list[Example], entry_point: str) -> list[str]:
