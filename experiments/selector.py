@@ -9,6 +9,8 @@ group, and gives every member its group's score:
 - ``GROUP_SCORE``: ``codet`` (tests passed, counted with multiplicity, ** TEST_POWER x group
   size ** SIZE_POWER), ``size`` (the group's size alone) or ``tests`` (tests passed alone).
 - ``MIN_TEST_VOTES``: self-tests generated fewer times than this are dropped.
+- ``EXAMPLES``: ``off``, or ``filter``: only candidates that give what every worked example
+  of the prompt says are scored (all of them when none does, or the prompt states none).
 - ``TIE_BREAK``: ``none``, or ``agreement``: among equal scores, prefer the candidate whose
   outputs agree with the most other candidates, value by value (MBR-exec).
 
@@ -23,13 +25,16 @@ GROUP_SCORE = "codet"  # codet | size | tests: how a group scores
 TEST_POWER = 1.0  # codet: exponent on the self-tests a group passes (with multiplicity)
 SIZE_POWER = 0.5  # codet: exponent on the size of the group
 MIN_TEST_VOTES = 1  # drop self-tests generated fewer times than this (1 keeps all)
+EXAMPLES = "off"  # off | filter: the prompt's worked examples as a filter
 TIE_BREAK = "none"  # none | agreement: how equal scores are told apart
 TIE_WEIGHT = 1e-6  # agreement: weight of one agreeing (candidate, input) pair, below any score step
 
 # Only the signals the choices above read: a declared signal must move the picks.
 NEEDS_TESTS = GROUP_BY != "outputs" or GROUP_SCORE != "size"
 NEEDS_OUTPUTS = GROUP_BY != "tests" or TIE_BREAK != "none"
-USES = {s for s, needed in (("self_tests", NEEDS_TESTS), ("outputs", NEEDS_OUTPUTS)) if needed}
+NEEDS_EXAMPLES = EXAMPLES != "off"
+NEEDED = {"self_tests": NEEDS_TESTS, "outputs": NEEDS_OUTPUTS, "prompt_examples": NEEDS_EXAMPLES}
+USES = {signal for signal, needed in NEEDED.items() if needed}
 
 
 def select(problem, candidates, probe):
@@ -55,6 +60,11 @@ def select(problem, candidates, probe):
         scores.append(group_score(tests_passed, sizes[k]))
     if TIE_BREAK == "agreement":
         scores = [s + TIE_WEIGHT * agreement(i, outputs) for i, s in enumerate(scores)]
+    if NEEDS_EXAMPLES and probe.examples():
+        passing = [all(row) for row in probe.check_examples(candidates)]
+        if any(passing):  # below every candidate that passes them all
+            low = min(scores) - 1.0
+            scores = [s if ok else low for s, ok in zip(scores, passing, strict=True)]
     return scores
 
 

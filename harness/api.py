@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-SIGNALS = frozenset({"self_tests", "outputs", "logprob", "reward_model"})
+SIGNALS = frozenset({"self_tests", "outputs", "prompt_examples", "logprob", "reward_model"})
 """Signals a selector may declare in ``USES``: ``self_tests`` (``self_tests``, ``run``,
 ``run_many``), ``outputs`` (``inputs``, ``outputs``: what candidates return on the same
-inputs), ``logprob`` (``logprob``) and ``reward_model`` (``reward``: a reward model or an LLM
+inputs), ``prompt_examples`` (``examples``, ``check_examples``: the worked examples the prompt
+states), ``logprob`` (``logprob``) and ``reward_model`` (``reward``: a reward model or an LLM
 judge, whichever scorer is configured)."""
 
 
@@ -86,6 +87,17 @@ class Probe(Protocol):
         read ``1``; sets and dicts sorted; long values end with a hash of the whole); an
         exception reads ``!TypeName``, a timeout ``!timeout``, a program that does not load
         ``!load``. Each (candidate, input) is one metered execution."""
+        ...
+
+    def examples(self) -> list[tuple[str, str]]:
+        """The worked examples the prompt states, as (argument list, expected value) source
+        texts: ``("[1, 2], 3", "4")``. Empty when the prompt states none (what does not parse
+        as literals is left out, never guessed)."""
+        ...
+
+    def check_examples(self, candidates: list[Candidate]) -> list[list[bool]]:
+        """Whether each candidate returns what each example says (compared as canonical
+        outputs, see ``outputs``); one metered execution per (candidate, example)."""
         ...
 
     def logprob(self, candidate: Candidate) -> float:

@@ -277,6 +277,9 @@ class BehaviourGroup(Record):
     """Self-tests of the problem, counted the same way."""
     output_agreement: float
     """Mean share of (other candidate, input) pairs on which a member gives the same value."""
+    examples_passed: int
+    """Worked examples of the prompt the group gives the stated value on."""
+    examples_total: int
     picked: bool
     """The selector's pick is in this group."""
     correct: int

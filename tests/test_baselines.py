@@ -33,6 +33,9 @@ def signals(passes: list[list[int]], weights: list[int], correct: list[int], **k
         outputs=values,
         output_codes=codes,
         output_ok=ok,
+        example_pass=np.array(kw.get("examples") or [[]] * len(texts), dtype=bool).reshape(
+            len(texts), -1
+        ),
     )
 
 
@@ -122,10 +125,29 @@ def test_oracle_reads_the_hidden_labels_and_random_ties_everything() -> None:
 
 def test_every_baseline_is_present_and_logprob_only_with_logprobs() -> None:
     common = ["random", "oracle", "first", "most_passed", "cluster", "codet", "codet_product"]
-    common += ["output_cluster", "mbr_exec", "srank"]
+    common += ["output_cluster", "mbr_exec", "srank", "examples_then_codet"]
     names = [arm.name for arm in arms_for({"logprob"})]
     assert [a for a in names if a != "logprob"] == common
     assert "logprob" in names
     assert [arm.name for arm in arms_for(set())] == common
     with_rewards = [arm.name for arm in arms_for({"reward_model"})]
     assert with_rewards == common + ["reward_model", "reward_then_codet"]
+
+
+def test_examples_then_codet_keeps_codet_to_the_candidates_that_pass_every_example() -> None:
+    from harness.judge.arms import examples_then_codet
+
+    # AGREE: codet prefers candidate 4 (3 tests alone) over the four that agree on t0.
+    assert picks(examples_then_codet, AGREE) == [4]  # no examples: plain CodeT
+    s = signals(
+        passes=[[1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 1, 1]],
+        weights=[1, 1, 1],
+        correct=[1, 1, 1, 1, 0],
+        examples=[[1, 1], [1, 1], [1, 1], [1, 0], [0, 1]],  # candidate 4 contradicts an example
+    )
+    assert picks(examples_then_codet, s) == [0, 1, 2]  # CodeT among those passing both
+    none_pass = signals(
+        passes=[[1, 0, 0], [1, 1, 1]], weights=[1, 1, 1], correct=[0, 1],
+        examples=[[0, 1], [1, 0]],
+    )  # fmt: skip
+    assert picks(examples_then_codet, none_pass, np.arange(2)) == [1]  # all candidates then

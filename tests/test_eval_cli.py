@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from agent.cli import app
 
 BASELINES = ["random", "oracle", "first", "logprob", "most_passed", "cluster", "codet"]
-BASELINES += ["codet_product", "output_cluster", "mbr_exec", "srank"]
+BASELINES += ["codet_product", "output_cluster", "mbr_exec", "srank", "examples_then_codet"]
 TINY = ["--suite", str(TINY_SUITE), "--pool", str(TINY_POOL), "--k", "4", "--repeats", "2"]
 
 # Each tiny candidate's outcome on the hidden tests, worked out by reading tests/data: the

@@ -10,8 +10,11 @@ import git
 import pytest
 from loopkit import experiments, finish, make_repo, winnow
 from serverkit import FakeServer, Reply, chat_completion, error, scripted
+from sqlmodel import select
 from synthkit import write_synthetic
 
+from harness.data.suites import split_of
+from ledger.models import Evaluation
 from ledger.store import Ledger
 
 
@@ -276,3 +279,41 @@ def test_a_broken_sandbox_ends_the_run_without_blaming_the_experiment(
     rows = experiments(home, "broken")
     assert [(e.number, e.status) for e in rows] == [(1, "interrupted")]
     assert rows[0].reason is not None and "the sandbox failed" in rows[0].reason
+
+
+def test_the_proposer_is_shown_where_the_incumbent_loses_on_dev_only(
+    research, tmp_path: Path
+) -> None:
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    same = (root / "experiments" / "selector.py").read_text() + "\n# unchanged\n"
+    with FakeServer(scripted([proposal("a comment", {"experiments/selector.py": same})])) as server:
+        config = write_config(tmp_path / "run.toml", server.url)
+        code, out = finish(
+            winnow(
+                run_args("why", suite, pool, "--config", str(config), "--max-experiments", "2"),
+                root,
+                home,
+            )
+        )
+    assert code == 0, out
+    prompt = server.requests[0][1]["messages"][1]["content"]
+    baseline = experiments(home, "why")[0]
+    ledger = Ledger.open(home / "ledger.sqlite", readonly=True)
+    with ledger.read() as session:
+        raw = session.exec(
+            select(Evaluation.raw_json).where(Evaluation.id == baseline.dev.id)
+        ).one()
+    ledger.close()
+    failures = json.loads(raw)["failures"]
+    assert failures, "the weak starting selector loses on some dev problem"
+    assert "Where the incumbent loses on dev" in prompt
+    for case in failures:  # every dev failure case is shown, with its groups
+        assert f"- {case['task_id']} (`{case['entry_point']}`" in prompt
+        assert f"group of {case['groups'][0]['size']}:" in prompt
+    tasks = [json.loads(line) for line in suite.read_text().splitlines()]
+    holdout = [t["task_id"] for t in tasks if split_of(t["task_id"]) == "holdout"]
+    assert not any(f"{task_id} " in prompt or f"{task_id}(" in prompt for task_id in holdout)
+    hidden = {line.strip() for t in tasks for line in t["test"].splitlines() if "assert" in line}
+    assert not any(line in prompt for line in hidden)  # never a hidden test's text
+    assert "candidate(" not in prompt

@@ -159,6 +159,7 @@ def signals(texts: list[list[str]] = TEXTS, passes: list[list[int]] = PASSES) ->
         outputs=values,
         output_codes=codes,
         output_ok=ok,
+        example_pass=np.zeros((len(texts), 0), dtype=bool),
     )
 
 

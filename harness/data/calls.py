@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 CALLEE = "f"  # every call of the entry point is renamed this before comparing tests
@@ -88,9 +89,13 @@ def literal_calls(text: str, entry_point: str) -> list[str]:
     return list(dict.fromkeys(call.args for call in find_calls(text, entry_point)))
 
 
-def harvest_inputs(prompt: str, tests: list[str], entry_point: str, limit: int) -> list[str]:
-    """The problem's inputs: the prompt's calls, then the self-tests', without repeats."""
-    found: dict[str, None] = dict.fromkeys(literal_calls(prompt, entry_point))
+def harvest_inputs(
+    prompt: str, tests: list[str], entry_point: str, limit: int, first: Sequence[str] = ()
+) -> list[str]:
+    """The problem's inputs: ``first`` (the prompt's examples' arguments), the prompt's other
+    calls, then the self-tests', without repeats."""
+    found: dict[str, None] = dict.fromkeys(first)
+    found.update(dict.fromkeys(literal_calls(prompt, entry_point)))
     for test in tests:
         found.update(dict.fromkeys(literal_calls(test, entry_point)))
     return list(found)[:limit]

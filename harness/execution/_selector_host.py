@@ -236,6 +236,12 @@ class Probe:
     def outputs(self, candidates, inputs) -> list[list[str]]:
         return self._ask("outputs", candidates=[c.id for c in candidates], inputs=list(inputs))
 
+    def examples(self) -> list[tuple[str, str]]:
+        return [(args, expected) for args, expected in self._ask("examples")]
+
+    def check_examples(self, candidates) -> list[list[bool]]:
+        return self._ask("check_examples", candidates=[c.id for c in candidates])
+
     def logprob(self, candidate) -> float:
         return self._ask("logprob", candidate=candidate.id)
 

@@ -18,6 +18,8 @@ starting with ``!`` is never a value.
 
 from __future__ import annotations
 
+import inspect
+
 from harness.execution.sandbox import Outcome
 
 MARK_OPEN, MARK_CLOSE = "<<winnow-output:", ":winnow-output>>"
@@ -25,46 +27,68 @@ LIMIT = 200  # characters of a canonical text kept whole (a worker's report hold
 ERROR = "!"  # the first character of every output that is not a value
 TIMEOUT, NOT_LOADED = "!timeout", "!load"
 
-CANON = """
-def __winnow_canon(value, depth=0):
+
+def canonical(value: object, depth: int = 0) -> str:
+    """The canonical text of a value (see the module docstring). The same function runs in the
+    sandbox, on what a candidate returns (:data:`CANON` is its source), and here, on what a
+    prompt's example says it should return."""
     import math
+
     if depth > 30:
-        return '...'
+        return "..."
     kind = type(value)
-    if value is None or kind is bool or kind is int:
-        return str(int(value)) if value is not None else 'None'
+    if value is None:
+        return "None"
+    if kind is bool or kind is int:
+        return str(int(value))  # type: ignore[call-overload]
     if kind is float:
+        assert isinstance(value, float)
         if math.isnan(value):
-            return 'nan'
+            return "nan"
         if math.isinf(value):
-            return 'inf' if value > 0 else '-inf'
-        rounded = float(format(value, '.12g'))
+            return "inf" if value > 0 else "-inf"
+        rounded = float(format(value, ".12g"))
         if rounded.is_integer() and abs(rounded) < 1e16:
             return str(int(rounded))
         return repr(rounded)
     if kind is complex:
-        return 'complex(' + __winnow_canon(value.real) + ', ' + __winnow_canon(value.imag) + ')'
+        assert isinstance(value, complex)
+        return "complex(" + canonical(value.real) + ", " + canonical(value.imag) + ")"
     if kind is str or kind is bytes:
         return repr(value)
     if kind is list or kind is tuple:
-        inner = ', '.join(__winnow_canon(v, depth + 1) for v in value)
+        assert isinstance(value, list | tuple)
+        inner = ", ".join(canonical(v, depth + 1) for v in value)
         if kind is list:
-            return '[' + inner + ']'
-        return '(' + inner + (',)' if len(value) == 1 else ')')
+            return "[" + inner + "]"
+        return "(" + inner + (",)" if len(value) == 1 else ")")
     if kind is set or kind is frozenset:
+        assert isinstance(value, set | frozenset)
         if not value:
-            return 'set()'
-        return '{' + ', '.join(sorted(__winnow_canon(v, depth + 1) for v in value)) + '}'
+            return "set()"
+        return "{" + ", ".join(sorted(canonical(v, depth + 1) for v in value)) + "}"
     if kind is dict:
+        assert isinstance(value, dict)
         items = sorted(
-            __winnow_canon(k, depth + 1) + ': ' + __winnow_canon(v, depth + 1)
-            for k, v in value.items()
+            canonical(k, depth + 1) + ": " + canonical(v, depth + 1) for k, v in value.items()
         )
-        return '{' + ', '.join(items) + '}'
+        return "{" + ", ".join(items) + "}"
     if kind is range:
-        return 'range(' + str(value.start) + ', ' + str(value.stop) + ', ' + str(value.step) + ')'
-    return '<' + kind.__name__ + '>'
-"""
+        assert isinstance(value, range)
+        return "range(" + str(value.start) + ", " + str(value.stop) + ", " + str(value.step) + ")"
+    return "<" + kind.__name__ + ">"
+
+
+# The same function as the sandbox runs it, defined after a candidate's program: its own name,
+# and no annotations or asserts that a program could disturb.
+CANON = "\n".join(
+    line
+    for line in inspect.getsource(canonical)
+    .replace("canonical(", "__winnow_canon(")
+    .replace("value: object, depth: int = 0) -> str:", "value, depth=0):")
+    .splitlines()
+    if not line.lstrip().startswith("assert ")  # for mypy only
+)
 
 
 def output_program(program: str) -> str:

@@ -31,6 +31,9 @@ available (``logprob`` needs a pool with logprobs, ``reward_model`` a configured
   agreement with generated input/output pairs); the interaction of two clusters is the share
   of inputs on which both give the same value (1 with itself); a cluster scores
   interaction x features, every member the cluster's score, a candidate with no value 0.
+- ``examples_then_codet``: CodeT among the candidates that give what every worked example of
+  the prompt says (AlphaCode filters on a problem's example tests), all candidates when none
+  does or the prompt states none.
 - ``reward_model``: the highest score of the configured reward model or judge.
 - ``reward_then_codet``: CodeT (as ``codet``) among the top quarter of the subset by reward
   score (at least one candidate; a tie at the cut is kept); the rest score below any of them.
@@ -83,6 +86,11 @@ def every_input(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
 def every_input_and_test(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
     """Every candidate of the subset ran on every input and every distinct self-test."""
     return Usage(executions=len(idx) * (s.outputs.shape[1] + s.passes.shape[1]))
+
+
+def examples_and_tests(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
+    """Every candidate of the subset ran on every example and every distinct self-test."""
+    return Usage(executions=len(idx) * (s.example_pass.shape[1] + s.passes.shape[1]))
 
 
 def one_score_each(s: Signals, idx: np.ndarray, scores: np.ndarray) -> Usage:
@@ -208,6 +216,14 @@ def srank(s: Signals, idx: np.ndarray) -> np.ndarray:
     return scores
 
 
+def examples_then_codet(s: Signals, idx: np.ndarray) -> np.ndarray:
+    scores = codet_scores(s.passes[idx], s.weights, 0.5)
+    passing = s.example_pass[idx].all(axis=1)
+    if s.example_pass.shape[1] == 0 or not passing.any():
+        return scores
+    return np.where(passing, scores, -1.0)  # CodeT scores are >= 0: the rest is never picked
+
+
 REWARD_SHARE = 0.25  # reward_then_codet runs CodeT on this share of the subset, by reward
 
 
@@ -244,6 +260,12 @@ ARMS: tuple[Arm, ...] = (
     Arm("output_cluster", frozenset({"outputs"}), output_cluster, every_input),
     Arm("mbr_exec", frozenset({"outputs"}), mbr_exec, every_input),
     Arm("srank", frozenset({"outputs", "self_tests"}), srank, every_input_and_test),
+    Arm(
+        "examples_then_codet",
+        frozenset({"prompt_examples", "self_tests"}),
+        examples_then_codet,
+        examples_and_tests,
+    ),
     Arm("reward_model", frozenset({"reward_model"}), reward_model, one_score_each),
     Arm(
         "reward_then_codet",
@@ -256,8 +278,8 @@ ARMS: tuple[Arm, ...] = (
 
 
 def arms_for(available: set[str]) -> tuple[Arm, ...]:
-    """The baselines whose signals are all available (``labels``, ``self_tests`` and
-    ``outputs`` always are: a pool without self-tests gives empty matrices, which the arms
-    handle)."""
-    always = {"labels", "self_tests", "outputs"}
+    """The baselines whose signals are all available (``labels``, ``self_tests``, ``outputs``
+    and ``prompt_examples`` always are: a pool without self-tests, or a prompt without examples,
+    gives empty matrices, which the arms handle)."""
+    always = {"labels", "self_tests", "outputs", "prompt_examples"}
     return tuple(arm for arm in ARMS if arm.uses <= available | always)

@@ -4,8 +4,9 @@ For the problems where a correct candidate was in the first subset and the selec
 wrong, ordered by what selection lost there (the oracle's value minus the selector's), the
 subset's candidates are grouped by behaviour (the same self-tests passed and the same outputs),
 and each group is described by its signals: size, self-tests passed, agreement of its outputs
-with the other candidates', whether the selector picked in it, and how many of its members are
-correct. Nothing here names a hidden test; the caller decides which split it may show.
+with the other candidates', the prompt's examples it passes, whether the selector picked in it,
+and how many of its members are correct. Nothing here names a hidden test; the caller decides
+which split it may show.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def _groups(design: Design, i: int, idx: np.ndarray, picked: int) -> list[Behavi
             tests_passed=float(passes[rows[0]] @ s.weights),
             tests_total=float(s.weights.sum()),
             output_agreement=float(agreement[rows].mean()),
+            examples_passed=int(s.example_pass[idx[rows[0]]].sum()),
+            examples_total=s.example_pass.shape[1],
             picked=any(int(idx[r]) == picked for r in rows),
             correct=int(s.correct[idx[rows]].sum()),
         )

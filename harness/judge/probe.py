@@ -82,6 +82,8 @@ class ProblemProbe:
             "run": self._run,
             "inputs": self._inputs,
             "outputs": self._outputs,
+            "examples": self._examples,
+            "check_examples": self._check_examples,
             "logprob": self._logprob,
             "reward": self._reward,
         }
@@ -159,6 +161,17 @@ class ProblemProbe:
         texts = self.data.signals.outputs
         block: list[list[str]] = texts[np.ix_(sources, [column[a] for a in inputs])].tolist()
         return block
+
+    def _examples(self) -> list[list[str]]:
+        self.meter.asked.add("prompt_examples")
+        return [[e.args, e.expected] for e in self.data.examples]
+
+    def _check_examples(self, candidates: list[str]) -> list[list[bool]]:
+        self.meter.asked.add("prompt_examples")
+        sources = [self._source("prompt_examples", c) for c in candidates]
+        self._meter(sources, [INPUT + e.args for e in self.data.examples])
+        passing: list[list[bool]] = self.data.signals.example_pass[sources].tolist()
+        return passing
 
     def _logprob(self, candidate: str) -> float:
         self.meter.asked.add("logprob")

@@ -10,6 +10,7 @@ what another one reads. The hidden labels (``correct``, ``statuses``) never leav
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -18,11 +19,18 @@ import numpy as np
 
 from harness.api import Candidate
 from harness.data.calls import assert_forms, harvest_inputs
+from harness.data.examples import Example, example_tests, parse_examples
 from harness.data.pools import Pool, Sample
 from harness.data.suites import Suite, Task
 from harness.errors import InputError
 from harness.execution.executor import Executor
-from harness.execution.outputs import ERROR, output_program, output_test, read_output
+from harness.execution.outputs import (
+    ERROR,
+    canonical,
+    output_program,
+    output_test,
+    read_output,
+)
 from harness.results import OutcomeStatus
 from harness.reward.scorer import ProblemRewards
 
@@ -48,6 +56,7 @@ class Signals:
     outputs: np.ndarray  # (n, m) str: each candidate's canonical output on each input
     output_codes: np.ndarray  # (n, m) int: equal outputs of one input share a code
     output_ok: np.ndarray  # (n, m) bool: the output is a value (not an error or a timeout)
+    example_pass: np.ndarray  # (n, e) bool: the candidate gives what each prompt example says
     rewards: ProblemRewards | None = None  # the scorer's scores; None when none is configured
 
     @property
@@ -68,6 +77,7 @@ class ProblemData:
     tests: tuple[str, ...]  # distinct self-tests, in order of first appearance
     raw_tests: tuple[str, ...]  # as generated, duplicates kept (what a selector is shown)
     inputs: tuple[str, ...]  # argument lists for the outputs signal (prompt, then self-tests)
+    examples: tuple[Example, ...]  # the worked examples the prompt states (their inputs first)
     signals: Signals
     # The normalised asserts of the hidden tests, and of what is public (the prompt and the
     # self-tests): a selector's own test equal to a hidden one and to no public one is a test
@@ -150,8 +160,15 @@ def judge_pool(
     total = sum(len(tests) for _, tests in requests)
     matrix = executor.self_test(requests, ticker(progress, "self-tests", total))
 
+    examples = {t.task_id: stated_examples(t) for t in tasks}
     inputs = {
-        t.task_id: harvest_inputs(t.prompt, distinct[t.task_id], t.entry_point, inputs_per_problem)
+        t.task_id: harvest_inputs(
+            t.prompt,
+            distinct[t.task_id],
+            t.entry_point,
+            inputs_per_problem,
+            first=[e.args for e in examples[t.task_id]],
+        )
         for t in tasks
     }
     runs_on = [
@@ -172,6 +189,16 @@ def judge_pool(
         outcomes, runs = labels[row : row + n], matrix[row : row + n]
         texts = [[read_output(o) for o in r] for r in outputs[row : row + n]]
         values, codes, ok = output_arrays(texts, n, len(inputs[task.task_id]))
+        column = {a: j for j, a in enumerate(inputs[task.task_id])}
+        shown = [e for e in examples[task.task_id] if e.args in column]  # within the limit
+        expected = [expected_text(e) for e in shown]
+        passing = np.array(
+            [
+                [values[i, column[e.args]] == want for e, want in zip(shown, expected, strict=True)]
+                for i in range(n)
+            ],
+            dtype=bool,
+        ).reshape(n, len(shown))
         row += n
         tests = distinct[task.task_id]
         raw = pool.tests_of(task.task_id)
@@ -188,6 +215,7 @@ def judge_pool(
                 tests=tuple(tests),
                 raw_tests=tuple(raw),
                 inputs=tuple(inputs[task.task_id]),
+                examples=tuple(shown),
                 signals=Signals(
                     correct=frozen(np.array([o.passed for o in outcomes], dtype=bool)),
                     passes=frozen(passes),
@@ -196,11 +224,12 @@ def judge_pool(
                     outputs=values,
                     output_codes=codes,
                     output_ok=ok,
+                    example_pass=frozen(passing),
                 ),
                 hidden_forms=frozenset(assert_forms(task.test, task.entry_point)),
                 public_forms=frozenset(
                     form
-                    for text in (task.prompt, *tests)
+                    for text in (task.prompt, *tests, *example_tests(shown, task.entry_point))
                     for form in assert_forms(text, task.entry_point)
                 ),
                 input_column=MappingProxyType({a: j for j, a in enumerate(inputs[task.task_id])}),
@@ -214,6 +243,20 @@ def judge_pool(
         problems=tuple(problems),
         problems_in_suite=len(suite.select(split)),  # type: ignore[arg-type]
     )
+
+
+def stated_examples(task: Task) -> list[Example]:
+    """The prompt's worked examples whose expected value the canonical form can read."""
+    return [e for e in parse_examples(task.prompt, task.entry_point) if expected_text(e)]
+
+
+def expected_text(example: Example) -> str:
+    """What an example says the function returns, as the canonical text of outputs ("" when
+    the value cannot be read back, which never happens for a literal the parser kept)."""
+    try:
+        return canonical(ast.literal_eval(example.expected))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return ""
 
 
 def output_arrays(
