@@ -174,7 +174,30 @@ _INITIAL = (
     "CREATE INDEX llm_calls_by_run ON llm_calls (run_id, experiment_id)",
 )
 
-MIGRATIONS: tuple[MigrationSpec, ...] = (MigrationSpec(1, "initial schema", _INITIAL),)
+# A pool is its candidates, whatever suite judges them; how many of a problem's candidates pass
+# depends on the suite's hidden tests: the counts are kept per suite (the pools row keeps the
+# suite it was first recorded with).
+_COUNTS_PER_SUITE = (
+    """CREATE TABLE pool_problems_by_suite (
+        pool_id TEXT NOT NULL REFERENCES pools(id),
+        suite TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        correct INTEGER NOT NULL,
+        PRIMARY KEY (pool_id, suite, task_id)
+    )""",
+    """INSERT INTO pool_problems_by_suite (pool_id, suite, task_id, samples, correct)
+        SELECT pool_problems.pool_id, pools.suite, pool_problems.task_id,
+               pool_problems.samples, pool_problems.correct
+        FROM pool_problems JOIN pools ON pools.id = pool_problems.pool_id""",
+    "DROP TABLE pool_problems",
+    "ALTER TABLE pool_problems_by_suite RENAME TO pool_problems",
+)
+
+MIGRATIONS: tuple[MigrationSpec, ...] = (
+    MigrationSpec(1, "initial schema", _INITIAL),
+    MigrationSpec(2, "pool counts per suite", _COUNTS_PER_SUITE),
+)
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
     number INTEGER PRIMARY KEY,

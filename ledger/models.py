@@ -206,10 +206,12 @@ class PoolRecord(SQLModel, table=True):
 
 
 class PoolProblem(SQLModel, table=True):
-    """How many of a problem's samples pass the hidden tests (for the pass@k curve)."""
+    """How many of a problem's samples pass the hidden tests of a suite (for the pass@k curve):
+    one pool may be judged under several suites (official and blind prompts, say)."""
 
     __tablename__ = "pool_problems"
     pool_id: str = Field(foreign_key="pools.id", primary_key=True)
+    suite: str = Field(primary_key=True)
     task_id: str = Field(primary_key=True)
     samples: int
     correct: int

@@ -1,8 +1,10 @@
 """Pools in the ledger: recorded once, never silently redefined.
 
 Pools are content-addressed, so the same id must always describe the same pool: recording it
-again with different facts is refused. Per-problem counts of correct samples (from the
-harness's ``--labels`` output) let the report draw the pool's pass@k curve.
+again with different facts is refused. The suite is not one of those facts: one pool may be
+judged under several suites (the official prompts and the blind ones share their candidates),
+and the per-problem counts of correct samples (from the harness's ``--labels`` output, for the
+report's pass@k curve) are kept per suite.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from sqlmodel import Session, select
 from ledger.errors import LedgerError
 from ledger.models import PoolProblem, PoolRecord
 
-_KEYS = ("suite", "backend", "model", "params_json", "problems", "samples", "simulated")
+_KEYS = ("backend", "model", "params_json", "problems", "samples", "simulated")
 
 
 def insert_pool(session: Session, record: PoolRecord, counts: dict[str, tuple[int, int]]) -> None:
-    """Write a pool (a no-op when it is already there, identical) and any new counts."""
+    """Write a pool (a no-op when it is already there, identical) and any new counts, under the
+    record's suite."""
     existing = session.get(PoolRecord, record.id)
     if existing is None:
         session.add(record)
@@ -27,7 +30,11 @@ def insert_pool(session: Session, record: PoolRecord, counts: dict[str, tuple[in
             raise LedgerError(f"pool {record.id} is already recorded with a different {differ[0]}")
     known = {
         row.task_id: (row.samples, row.correct)
-        for row in session.exec(select(PoolProblem).where(PoolProblem.pool_id == record.id))
+        for row in session.exec(
+            select(PoolProblem).where(
+                PoolProblem.pool_id == record.id, PoolProblem.suite == record.suite
+            )
+        )
     }
     for task_id, (samples, correct) in sorted(counts.items()):
         if not 0 <= correct <= samples:
@@ -39,7 +46,13 @@ def insert_pool(session: Session, record: PoolRecord, counts: dict[str, tuple[in
                 )
             continue
         session.add(
-            PoolProblem(pool_id=record.id, task_id=task_id, samples=samples, correct=correct)
+            PoolProblem(
+                pool_id=record.id,
+                suite=record.suite,
+                task_id=task_id,
+                samples=samples,
+                correct=correct,
+            )
         )
 
 

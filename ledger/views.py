@@ -85,6 +85,7 @@ class EvaluationView:
     id: int
     split: str
     arm: str  # the arm under research
+    suite: str  # the suite whose hidden tests judged it
     pool_id: str
     simulated: bool
     problems: int

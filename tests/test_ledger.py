@@ -33,7 +33,10 @@ def test_a_new_ledger_is_in_wal_mode_with_its_migrations_recorded(tmp_path: Path
     path = tmp_path / "ledger.sqlite"
     Ledger.open(path).close()
     assert rows(path, "PRAGMA journal_mode") == [("wal",)]
-    assert rows(path, "SELECT number, name FROM migrations") == [(1, "initial schema")]
+    assert rows(path, "SELECT number, name FROM migrations") == [
+        (1, "initial schema"),
+        (2, "pool counts per suite"),
+    ]
 
 
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
@@ -208,6 +211,23 @@ def test_scorer_calls_in_an_evaluation_are_recorded_as_llm_calls(tmp_path: Path)
         ("proposer", 0.5, None),
         ("proposer", None, "timeout"),
     ]
+
+
+def test_one_pool_is_counted_under_each_suite_that_judged_it(tmp_path: Path) -> None:
+    """The official and the blind prompts share a pool's candidates; their hidden tests may
+    count them differently. Both are kept, neither refused."""
+    with Ledger.open(tmp_path / "l.sqlite") as ledger:
+        for suite, correct in (("official", 3), ("blind", 2)):
+            ledger.record_pool(
+                "p1", suite, "imported", None, {}, 1, 4, False, counts={"t": (4, correct)}
+            )
+        ledger.record_pool("p1", "blind", "imported", None, {}, 1, 4, False, counts={"t": (4, 2)})
+        with pytest.raises(LedgerError, match="already recorded with counts"):
+            ledger.record_pool(
+                "p1", "blind", "imported", None, {}, 1, 4, False, counts={"t": (4, 3)}
+            )
+    found = rows(tmp_path / "l.sqlite", "SELECT suite, correct FROM pool_problems ORDER BY suite")
+    assert found == [("blind", 2), ("official", 3)]
 
 
 def test_pools_are_recorded_once_and_never_redefined(tmp_path: Path) -> None:

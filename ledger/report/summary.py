@@ -246,15 +246,19 @@ def _curves(
     reference = best or next((e for e in reversed(experiments) if e.evaluations), None)
     if pool_id is None or reference is None:
         return {}
-    counts = {
-        row.task_id: (row.samples, row.correct)
-        for row in session.exec(select(PoolProblem).where(PoolProblem.pool_id == pool_id))
-    }
     curves = {}
     for split in SPLITS:
         ev = reference.evaluations.get(split)
         if ev is None or ev.pool_id != pool_id:
             continue
+        counts = {
+            row.task_id: (row.samples, row.correct)
+            for row in session.exec(
+                select(PoolProblem).where(
+                    PoolProblem.pool_id == pool_id, PoolProblem.suite == ev.suite
+                )
+            )
+        }
         picks = PROBLEM_RESULTS.c
         query = sqlalchemy.select(picks.task_id).where(picks.evaluation_id == ev.id).distinct()
         tasks = set(session.execute(query).scalars())
