@@ -14,7 +14,7 @@ from sqlmodel import select
 from synthkit import write_synthetic
 
 from harness.data.suites import split_of
-from ledger.models import Evaluation
+from ledger.models import Evaluation, PoolProblem
 from ledger.store import Ledger
 
 
@@ -317,3 +317,29 @@ def test_the_proposer_is_shown_where_the_incumbent_loses_on_dev_only(
     hidden = {line.strip() for t in tasks for line in t["test"].splitlines() if "assert" in line}
     assert not any(line in prompt for line in hidden)  # never a hidden test's text
     assert "candidate(" not in prompt
+
+
+def test_one_ledger_holds_a_pool_run_under_two_suites(research, tmp_path: Path) -> None:
+    """The official prompts and the blind ones share a pool's candidates: two runs, one per
+    suite, land in one ledger (a pool judged under a second suite used to be refused)."""
+    repo, suite, pool, home = research
+    root = Path(repo.working_tree_dir)
+    blind = tmp_path / "blind.jsonl"
+    rows = [json.loads(line) for line in suite.read_text().splitlines()]
+    for row in rows:
+        row["prompt"] = row["prompt"].split('"""')[0] + '"""Compute it."""\n'
+    blind.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    for tag, which in (("official", suite), ("blind", blind)):
+        code, out = finish(
+            winnow(
+                run_args(tag, which, pool, "--proposer", "search", "--max-experiments", "1"),
+                root,
+                home,
+            )
+        )
+        assert code == 0, out
+    with Ledger.open(home / "ledger.sqlite", readonly=True) as ledger:
+        assert [r.tag for r in ledger.runs()] == ["official", "blind"]
+        with ledger.read() as session:
+            suites = session.exec(select(PoolProblem.suite).distinct()).all()
+    assert sorted(suites) == ["blind", "suite"]
