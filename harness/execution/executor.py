@@ -35,6 +35,10 @@ class Executor:
         self.executions = 0  # (program, test) pairs actually run
         self.cache_hits = 0  # pairs answered from the cache
 
+    def recalled(self, count: int) -> None:
+        """Count ``count`` runs answered from a judged pool's memo as answered by the cache."""
+        self.cache_hits += count
+
     def label(
         self, programs: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> list[Outcome]:

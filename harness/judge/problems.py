@@ -11,8 +11,12 @@ what another one reads. The hidden labels (``correct``, ``statuses``) never leav
 from __future__ import annotations
 
 import ast
+import gzip
+import json
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -31,6 +35,7 @@ from harness.execution.outputs import (
     output_test,
     read_output,
 )
+from harness.execution.sandbox import Outcome
 from harness.results import OutcomeStatus
 from harness.reward.scorer import ProblemRewards
 
@@ -131,6 +136,17 @@ def check_split(split: str) -> None:
         raise InputError(f"unknown split {split!r} (all, dev or holdout)")
 
 
+@dataclass(frozen=True)
+class Runs:
+    """What execution said about every candidate of a judged pool, in task then sample order:
+    its outcome on the hidden tests, its pass/fail on each distinct self-test ("0110..."), and
+    its canonical output on each input."""
+
+    statuses: list[str]
+    passes: list[str]
+    outputs: list[list[str]]
+
+
 def judge_pool(
     suite: Suite,
     pool: Pool,
@@ -139,27 +155,17 @@ def judge_pool(
     where: str,
     inputs_per_problem: int,
     progress: Progress | None = None,
+    memo: Path | None = None,
 ) -> JudgedPool:
     """Label, self-test and run on its inputs every candidate of the pool's problems in
-    ``split`` (all sandboxed and cached)."""
+    ``split`` (all sandboxed and cached). ``memo``: a file that holds (or will hold) these
+    runs, so that a later process reads them at once instead of asking the execution cache
+    for every pair; the caller's key must cover everything that can change them."""
     check_split(split)
     tasks = [t for t in suite.select(split) if t.task_id in pool.samples]  # type: ignore[arg-type]
     if not tasks:
         raise InputError(f"the pool has no problems in the {split} split", where)
-    programs = [
-        task.hidden_program(s.completion) for task in tasks for s in pool.samples[task.task_id]
-    ]
-    labels = executor.label(programs, ticker(progress, "hidden tests", len(programs)))
-
     distinct = {t.task_id: list(dict.fromkeys(pool.tests_of(t.task_id))) for t in tasks}
-    requests = [
-        (task.prompt + sample.completion, distinct[task.task_id])
-        for task in tasks
-        for sample in pool.samples[task.task_id]
-    ]
-    total = sum(len(tests) for _, tests in requests)
-    matrix = executor.self_test(requests, ticker(progress, "self-tests", total))
-
     examples = {t.task_id: stated_examples(t) for t in tasks}
     inputs = {
         t.task_id: harvest_inputs(
@@ -171,23 +177,24 @@ def judge_pool(
         )
         for t in tasks
     }
-    runs_on = [
-        (
-            output_program(task.prompt + sample.completion),
-            [output_test(task.entry_point, a) for a in inputs[task.task_id]],
+    runs = recall(memo)
+    if runs is not None:
+        executor.recalled(
+            len(runs.statuses) + sum(map(len, runs.passes)) + sum(map(len, runs.outputs))
         )
-        for task in tasks
-        for sample in pool.samples[task.task_id]
-    ]
-    total = sum(len(tests) for _, tests in runs_on)
-    outputs = executor.self_test(runs_on, ticker(progress, "outputs", total))
+    else:
+        runs = execute(tasks, pool, distinct, inputs, executor, progress)
+        if memo is not None:
+            remember(memo, runs)
+    labels = [Outcome(status) for status in runs.statuses]
+    matrix = [[Outcome("passed" if bit == "1" else "failed") for bit in r] for r in runs.passes]
 
     problems, row = [], 0
     for task in tasks:
         samples = tuple(pool.samples[task.task_id])
         n = len(samples)
-        outcomes, runs = labels[row : row + n], matrix[row : row + n]
-        texts = [[read_output(o) for o in r] for r in outputs[row : row + n]]
+        outcomes, tested = labels[row : row + n], matrix[row : row + n]
+        texts = runs.outputs[row : row + n]
         values, codes, ok = output_arrays(texts, n, len(inputs[task.task_id]))
         column = {a: j for j, a in enumerate(inputs[task.task_id])}
         shown = [e for e in examples[task.task_id] if e.args in column]  # within the limit
@@ -202,7 +209,9 @@ def judge_pool(
         row += n
         tests = distinct[task.task_id]
         raw = pool.tests_of(task.task_id)
-        passes = np.array([[o.passed for o in r] for r in runs], dtype=bool).reshape(n, len(tests))
+        passes = np.array([[o.passed for o in r] for r in tested], dtype=bool).reshape(
+            n, len(tests)
+        )
         logprobs = None
         if all(s.logprob_mean is not None for s in samples):
             logprobs = frozen(np.array([s.logprob_mean for s in samples], dtype=float))
@@ -243,6 +252,58 @@ def judge_pool(
         problems=tuple(problems),
         problems_in_suite=len(suite.select(split)),  # type: ignore[arg-type]
     )
+
+
+def execute(
+    tasks: list[Task],
+    pool: Pool,
+    distinct: dict[str, list[str]],
+    inputs: dict[str, list[str]],
+    executor: Executor,
+    progress: Progress | None,
+) -> Runs:
+    """Every candidate on the hidden tests, its distinct self-tests and its inputs."""
+    samples = [(task, s) for task in tasks for s in pool.samples[task.task_id]]
+    programs = [task.hidden_program(s.completion) for task, s in samples]
+    labels = executor.label(programs, ticker(progress, "hidden tests", len(programs)))
+    requests = [(task.prompt + s.completion, distinct[task.task_id]) for task, s in samples]
+    total = sum(len(tests) for _, tests in requests)
+    matrix = executor.self_test(requests, ticker(progress, "self-tests", total))
+    runs_on = [
+        (
+            output_program(task.prompt + s.completion),
+            [output_test(task.entry_point, a) for a in inputs[task.task_id]],
+        )
+        for task, s in samples
+    ]
+    total = sum(len(tests) for _, tests in runs_on)
+    outputs = executor.self_test(runs_on, ticker(progress, "outputs", total))
+    return Runs(
+        statuses=[o.status for o in labels],
+        passes=["".join("1" if o.passed else "0" for o in row) for row in matrix],
+        outputs=[[read_output(o) for o in row] for row in outputs],
+    )
+
+
+def recall(memo: Path | None) -> Runs | None:
+    """The runs a memo file holds; None when there is none (or it cannot be read: then the
+    runs are asked of the execution cache again)."""
+    if memo is None or not memo.exists():
+        return None
+    try:
+        with gzip.open(memo, "rt", encoding="utf-8") as handle:
+            return Runs(**json.load(handle))
+    except (OSError, ValueError, TypeError, EOFError):
+        return None
+
+
+def remember(memo: Path, runs: Runs) -> None:
+    """Write the memo atomically: a reader sees the whole file or none."""
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    partial = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
+    with gzip.open(partial, "wt", encoding="utf-8", compresslevel=1) as handle:
+        json.dump(asdict(runs), handle)
+    partial.replace(memo)
 
 
 def stated_examples(task: Task) -> list[Example]:

@@ -1,15 +1,20 @@
 """What evaluations in one process share: the sandbox, the caches, the executor, the scorer,
 and every pool already judged.
 
-A pool is judged (labelled on the hidden tests and run on its self-tests) once per split and
-kept: every later evaluation of it in the process — each experiment of a ``winnow run`` —
-starts from the same immutable :class:`JudgedPool` and pays only for its own arms and checks.
+A pool is judged (labelled on the hidden tests, run on its self-tests and its inputs) once per
+split and kept: every later evaluation of it in the process — each experiment of a ``winnow
+run`` — starts from the same immutable :class:`JudgedPool` and pays only for its own arms and
+checks. The runs behind it are also kept on disk (``cache/judged/``), keyed by everything that
+can change them, so a later process reads them at once instead of asking the execution cache
+for each of a million pairs.
 The execution settings and the sandbox belong to the session, so a judged pool can never be
 reused under other ones.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +22,13 @@ from harness.config import RunConfig
 from harness.data.pools import Pool, import_pool, load_pool
 from harness.data.suites import Suite, load_suite
 from harness.errors import InputError
-from harness.execution.cache import ExecCache
+from harness.execution.cache import EXEC_VERSION, ExecCache
 from harness.execution.executor import Executor
 from harness.execution.sandbox import Sandbox
 from harness.home import cache_dir
 from harness.judge.arms import arms_for
 from harness.judge.design import Design, check_design, design
+from harness.judge.integrity import harness_hash
 from harness.judge.problems import JudgedPool, Progress, check_split, judge_pool, ticker
 from harness.judge.runners import ArmRun, run_arm
 from harness.reward.scorer import Scorer, score_problems
@@ -62,6 +68,7 @@ class Session:
         self._suites: dict[str, Suite] = {}
         self._pools: dict[str, Pool] = {}  # by cache id: content-addressed, never stale
         self._judged: dict[tuple[str, str, str, int], JudgedPool] = {}
+        self._digests: dict[Path, str] = {}
         self._designs: dict[tuple[object, ...], Design] = {}
         self._baselines: dict[int, tuple[Design, dict[str, ArmRun]]] = {}
 
@@ -116,9 +123,38 @@ class Session:
                         f"k={k} is larger than the pool: {task.task_id} has {n}", where
                     )
             self._judged[key] = judge_pool(
-                suite, pool, spec.split, self.executor, spec.source, inputs, progress
+                suite,
+                pool,
+                spec.split,
+                self.executor,
+                spec.source,
+                inputs,
+                progress,
+                memo=self.memo(suite, pool, spec.split),
             )
         return self._judged[key]
+
+    def memo(self, suite: Suite, pool: Pool, split: str) -> Path:
+        """Where the runs of a judged pool are kept between processes: keyed by everything that
+        can change them (the judge's code, the suite's text, the pool, the split, the inputs
+        allowance, the execution settings and the sandbox level, the cache's version)."""
+        if suite.path not in self._digests:
+            self._digests[suite.path] = hashlib.sha256(suite.path.read_bytes()).hexdigest()
+        settings = self.executor.settings
+        parts = [
+            "judged-v1",
+            EXEC_VERSION,
+            harness_hash(),
+            self._digests[suite.path],
+            pool.id,
+            split,
+            self.config.budget.inputs_per_problem,
+            [settings.hidden_timeout, settings.test_timeout, settings.setup_timeout],
+            self.config.sandbox.memory_mb,
+            self.sandbox.level,
+        ]
+        key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
+        return self.cache_path / "judged" / f"{key}.json.gz"
 
     def scored(self, spec: EvalSpec, progress: Progress | None = None) -> JudgedPool:
         """The judged pool with this evaluation's reward scores, when a scorer is configured
