@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from evalkit import TINY_POOL, TINY_SUITE, check, open_session, run_eval
 
+from harness.config import RunConfig
 from harness.data.calls import assert_forms, harvest_inputs, literal_calls
 from harness.execution.cache import ExecCache
 from harness.execution.executor import Executor
@@ -303,3 +304,30 @@ def test_the_judged_pool_holds_every_candidates_output_on_every_input(session: S
     assert add.signals.outputs.shape == (add.n, len(add.inputs))
     right = [i for i in range(add.n) if add.correct[i]]
     assert all(add.signals.outputs[i, 0] == "3" for i in right)
+
+
+def test_a_judged_pools_runs_are_recalled_only_under_the_same_settings(tmp_path: Path) -> None:
+    spec = EvalSpec(str(TINY_SUITE), pool=str(TINY_POOL))
+    with open_session(tmp_path / "cache") as first:
+        judged = first.judged(spec)
+        memo = first.memo(judged.suite, judged.pool, "all")
+    assert memo.exists()
+    with open_session(tmp_path / "cache") as second:
+        again = second.judged(spec)
+        assert second.executor.executions == 0 and second.executor.cache_hits > 0
+    for a, b in zip(judged.problems, again.problems, strict=True):
+        assert (a.signals.outputs == b.signals.outputs).all()
+        assert (a.signals.passes == b.signals.passes).all() and (a.correct == b.correct).all()
+    fewer = (
+        RunConfig()
+        .with_eval(k=4)
+        .model_copy(
+            update={"budget": RunConfig().budget.model_copy(update={"inputs_per_problem": 1})}
+        )
+    )
+    with Session(fewer, cache=tmp_path / "cache") as third:
+        assert third.memo(judged.suite, judged.pool, "all") != memo
+        assert all(len(p.inputs) <= 1 for p in third.judged(spec).problems)
+    memo.write_bytes(b"not gzip")  # a damaged memo is asked of the execution cache again
+    with open_session(tmp_path / "cache") as fourth:
+        assert len(fourth.judged(spec).problems) == len(judged.problems)
