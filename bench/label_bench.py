@@ -64,7 +64,7 @@ def main() -> None:
     with_tests = args.matrix or args.outputs
     pool = import_pool(args.samples, suite, args.self_tests if with_tests else None)
     rows = [(t, s) for t, samples in pool.samples.items() for s in samples]
-    programs = [suite.tasks[t].hidden_program(s.completion) for t, s in rows]
+    programs = [suite.tasks[t].hidden_program(s.program(suite.tasks[t].prompt)) for t, s in rows]
     print(f"candidates: {len(programs)}")
     print(f"workers: {args.workers}")
 

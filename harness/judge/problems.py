@@ -264,17 +264,15 @@ def execute(
 ) -> Runs:
     """Every candidate on the hidden tests, its distinct self-tests and its inputs."""
     samples = [(task, s) for task in tasks for s in pool.samples[task.task_id]]
-    programs = [task.hidden_program(s.completion) for task, s in samples]
-    labels = executor.label(programs, ticker(progress, "hidden tests", len(programs)))
-    requests = [(task.prompt + s.completion, distinct[task.task_id]) for task, s in samples]
+    programs = [s.program(task.prompt) for task, s in samples]
+    hidden = [task.hidden_program(p) for (task, _), p in zip(samples, programs, strict=True)]
+    labels = executor.label(hidden, ticker(progress, "hidden tests", len(hidden)))
+    requests = [(p, distinct[task.task_id]) for (task, _), p in zip(samples, programs, strict=True)]
     total = sum(len(tests) for _, tests in requests)
     matrix = executor.self_test(requests, ticker(progress, "self-tests", total))
     runs_on = [
-        (
-            output_program(task.prompt + s.completion),
-            [output_test(task.entry_point, a) for a in inputs[task.task_id]],
-        )
-        for task, s in samples
+        (output_program(p), [output_test(task.entry_point, a) for a in inputs[task.task_id]])
+        for (task, _), p in zip(samples, programs, strict=True)
     ]
     total = sum(len(tests) for _, tests in runs_on)
     outputs = executor.self_test(runs_on, ticker(progress, "outputs", total))
