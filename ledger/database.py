@@ -4,12 +4,22 @@ Writers begin with ``BEGIN IMMEDIATE`` so that two processes queue on the write 
 up to the busy timeout) instead of failing half-way through a transaction when a read lock
 cannot be upgraded. Readers open the file with ``mode=ro`` and ``query_only``: looking at the
 ledger can never change it. SQLite errors become a one-line :class:`LedgerError`.
+
+Read-only media (a ledger copied to a DVD, a read-only mount): a WAL reader needs to create the
+``-shm`` index beside the file, which it cannot there. So a writer hands the file back in
+rollback-journal mode when it closes (``sqlite3 -readonly`` then opens a copy anywhere), and a
+reader that finds the directory unwritable opens the file ``immutable`` when no write-ahead log
+lies beside it, or reads a private copy of the file and its log when one does (``immutable``
+would silently ignore the log's transactions).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +42,15 @@ def connect(path: Path, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) ->
     """An engine on ``path`` with the ledger's pragmas set on every connection."""
     # mode=ro: a reader cannot write even by mistake (it may still create the -shm file).
     url = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true" if readonly else f"sqlite:///{path}"
+    copied = None
+    if readonly and not os.access(path.parent, os.W_OK):
+        url, copied = _read_only_media(path)
     # NullPool: every transaction gets a fresh connection, so a forked or long-lived process
     # never holds a stale read snapshot or a lock between records.
     engine = create_engine(url, connect_args={"timeout": busy_timeout}, poolclass=NullPool)
     milliseconds = int(busy_timeout * 1000)
+    if copied is not None:
+        event.listen(engine, "engine_disposed", lambda _: shutil.rmtree(copied, True))
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -109,6 +124,33 @@ def transaction(engine: Engine, path: Path, busy_timeout: float) -> Iterator[Ses
         session.begin(),
     ):
         yield session
+
+
+def _read_only_media(path: Path) -> tuple[str, Path | None]:
+    """The URL that reads ``path`` where nothing can be created beside it, and the private
+    folder it reads from (None: the file itself)."""
+    wal = path.with_name(path.name + "-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        # Every transaction is in the file itself: nothing changes it, no lock is needed.
+        return f"sqlite:///file:{quote(str(path))}?mode=ro&immutable=1&uri=true", None
+    # Committed transactions wait in the log: read them from a copy SQLite may index.
+    folder = Path(tempfile.mkdtemp(prefix="winnow-ledger-"))
+    copy = folder / path.name
+    shutil.copyfile(path, copy)
+    shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+    return f"sqlite:///file:{quote(str(copy))}?mode=ro&uri=true", folder
+
+
+def hand_back(engine: Engine) -> None:
+    """A writer's last act: the file back in rollback-journal mode, its log folded in, so a
+    copy of it opens anywhere. Only when no other process has the file open (no waiting):
+    otherwise the last one to close does it, and until then the file stays in WAL mode, which
+    readers on read-only media still read (see :func:`connect`)."""
+    with contextlib.suppress(sqlite3.OperationalError), engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA busy_timeout = 0")
+        raw.execute("PRAGMA journal_mode = DELETE")
 
 
 def _switch_to_wal(engine: Engine) -> str:

@@ -30,6 +30,7 @@ from ledger.database import (
     connect,
     enable_wal,
     for_reading,
+    hand_back,
     transaction,
     translated,
     utc_now,
@@ -101,6 +102,8 @@ class Ledger:
         return cls(path, engine, readonly, busy_timeout)
 
     def close(self) -> None:
+        if not self.readonly:
+            hand_back(self._engine)
         self._engine.dispose()
 
     def __enter__(self) -> Ledger:

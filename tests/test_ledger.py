@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import sqlite3
@@ -25,14 +26,27 @@ def new_run(ledger: Ledger, tag: str = "t1") -> int:
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:  # closed: an open one blocks hand-back
         return db.execute(sql).fetchall()
 
 
-def test_a_new_ledger_is_in_wal_mode_with_its_migrations_recorded(tmp_path: Path) -> None:
+def test_a_ledger_is_in_wal_mode_while_open_and_handed_back_when_closed(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    Ledger.open(path).close()
+    ledger = Ledger.open(path)
     assert rows(path, "PRAGMA journal_mode") == [("wal",)]
+    # Held open by another process: the writer closing leaves WAL mode to the last one out.
+    other = sqlite3.connect(path)
+    other.execute("SELECT count(*) FROM runs").fetchall()
+    other.execute("BEGIN")
+    other.execute("SELECT count(*) FROM runs").fetchall()
+    ledger.close()
+    other.rollback()
+    other.close()
+    assert rows(path, "PRAGMA journal_mode") == [("wal",)]
+    Ledger.open(path).close()
+    # Nothing else holds it: a copy of the file opens anywhere, read-only media included.
+    assert rows(path, "PRAGMA journal_mode") == [("delete",)]
+    assert not path.with_name("ledger.sqlite-wal").exists()
     assert rows(path, "SELECT number, name FROM migrations") == [
         (1, "initial schema"),
         (2, "pool counts per suite"),

@@ -150,7 +150,7 @@ import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 if sys.argv[2] == "exclusive":
     db.execute("PRAGMA locking_mode = EXCLUSIVE")
-db.execute("BEGIN IMMEDIATE")
+db.execute("BEGIN EXCLUSIVE" if sys.argv[2] == "exclusive" else "BEGIN IMMEDIATE")
 db.execute("UPDATE runs SET reason = reason")
 print("holding", flush=True)
 time.sleep(60)
@@ -169,16 +169,16 @@ def test_a_writer_waits_then_fails_with_one_line_when_locked(tmp_path: Path) -> 
     path = tmp_path / "l.sqlite"
     with Ledger.open(path) as ledger:
         run = ledger.start_run("r", "b", {}, "h", "optuna", None, False)
-    holder = hold_lock(path, "shared")
-    try:
-        with Ledger.open(path, busy_timeout=0.3) as ledger:
+    with Ledger.open(path, busy_timeout=0.3) as ledger:  # open, the file is in WAL mode
+        holder = hold_lock(path, "shared")
+        try:
             with pytest.raises(LedgerError, match=r"locked by another process \(waited 0.3 s\)"):
                 ledger.start_experiment(run, 1, "p", "h", "d", "optuna")
             # a reader is not blocked by a writer in WAL mode
             assert ledger.get_run().tag == "r"
-    finally:
-        holder.kill()
-        holder.wait()
+        finally:
+            holder.kill()
+            holder.wait()
     with Ledger.open(path) as ledger:
         assert ledger.experiments(run) == []
         ledger.start_experiment(run, 1, "p", "h", "d", "optuna")
@@ -201,15 +201,15 @@ def test_opening_an_exclusively_locked_ledger_is_a_one_line_error(tmp_path: Path
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 command is not installed")
 def test_the_sqlite3_command_reads_while_a_write_is_in_progress(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
-    with Ledger.open(path) as ledger:
+    with Ledger.open(path) as ledger:  # a run under way: the file is in WAL mode
         ledger.start_run("r", "b", {}, "h", "optuna", None, False)
-    holder = hold_lock(path, "shared")
-    try:
-        out = subprocess.run(
-            ["sqlite3", "-readonly", str(path), "SELECT tag, status FROM runs"],
-            capture_output=True, text=True, timeout=30, check=True,
-        )  # fmt: skip
-    finally:
-        holder.kill()
-        holder.wait()
+        holder = hold_lock(path, "shared")
+        try:
+            out = subprocess.run(
+                ["sqlite3", "-readonly", str(path), "SELECT tag, status FROM runs"],
+                capture_output=True, text=True, timeout=30, check=True,
+            )  # fmt: skip
+        finally:
+            holder.kill()
+            holder.wait()
     assert out.stdout.strip() == "r|running"
