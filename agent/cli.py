@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +39,32 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings={"auto_envvar_prefix": "WINNOW"},
     help="Winnow: pick the right program out of many, without the hidden tests.",
+    # Click's plain help: no markup to eat "[scorer]", no "<bool>" after a flag, no box drawing
+    # in a file or a pager.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
+
+
+def show_version(value: bool) -> None:
+    if value:
+        print(f"winnow {metadata.version('winnow')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def winnow(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=show_version,
+        is_eager=True,
+        show_envvar=False,
+        help="print the version and exit",
+    ),
+) -> None:
+    """Winnow: pick the right program out of many, without the hidden tests."""
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 USER_ERRORS: tuple[type[BaseException], ...] = (InputError, LedgerError)
@@ -134,7 +160,9 @@ def eval_command(
     scorer: Path | None = SCORER,
     as_json: bool = JSON,
 ) -> None:
-    """Evaluate a pool: pass@1, pass@k and every baseline's sel@k with 95% intervals."""
+    """Evaluate a pool beside every baseline.
+
+    pass@1, pass@k and every arm's sel@k with 95% intervals; with --selector, its checks."""
     spec, run_config = _eval_inputs(
         suite, samples, self_tests, pool, selector, split, labels, k, repeats, seed, config, scorer
     )
@@ -157,7 +185,9 @@ def check_command(
     scorer: Path | None = SCORER,
     as_json: bool = JSON,
 ) -> None:
-    """Run every rigid check on a selector; exit status 1 when any fails."""
+    """Run every rigid check on a selector.
+
+    Exit status 1 when any fails."""
     spec, run_config = _eval_inputs(
         suite, samples, self_tests, pool, selector, split, None, k, repeats, seed, config, scorer
     )
@@ -186,7 +216,9 @@ def run_command(
         None, "--sweep-ks", help="when finished, sweep the best selector over these ks (1,4,16)"
     ),
 ) -> None:
-    """Run the research loop on branch winnow/<tag>; run it again to resume."""
+    """Run the research loop on branch winnow/<tag>.
+
+    Run the same command again to resume."""
     spec = RunSpec(
         tag=tag,
         suite=suite,
@@ -219,7 +251,9 @@ def log_command(
     ledger: Path | None = LEDGER,
     as_json: bool = JSON,
 ) -> None:
-    """One line per experiment: commit, status, dev sel@k and its change, holdout, cost."""
+    """One line per experiment of a run.
+
+    Commit, status and why, dev sel@k and its change, holdout, cost."""
     show_log(ledger or ledger_path(), run, status, as_json)
 
 
@@ -231,7 +265,9 @@ def report_command(
     ledger: Path | None = LEDGER,
     as_json: bool = JSON,
 ) -> None:
-    """The morning review: the run, baselines, best selector, keep rate, failures, spend."""
+    """The morning review of a run.
+
+    The verdict, the baselines, the best selector, keep rate, failures, spend."""
     show_report(ledger or ledger_path(), run, html, as_json)
 
 
@@ -256,8 +292,10 @@ def sample_command(
     limit: int | None = typer.Option(None, help="sample only the first N problems"),
     as_json: bool = JSON,
 ) -> None:
-    """Sample a pool (and its self-tests) into the cache and print its id; the same suite,
-    model and sampling config again reuse the cached pool."""
+    """Sample a pool (and its self-tests) into the cache.
+
+    Prints the pool's id; the same suite, model and sampling config again reuse the cached
+    pool."""
     try:
         result = run_sample(suite, config, run_config, limit, quiet=as_json)
     except SamplingError as exc:
@@ -296,7 +334,9 @@ def sweep_command(
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
     as_json: bool = JSON,
 ) -> None:
-    """pass@k and every arm's sel@k against k and compute, per pool; crossings; a forecast."""
+    """Every arm's sel@k against k and compute, per pool.
+
+    pass@k and every arm's sel@k against k and compute, per pool; crossings; a forecast."""
     spec = SweepSpec(
         pools=parse_pools(pool, params),
         ks=parse_ks(ks),

@@ -281,7 +281,9 @@ def test_the_installed_entry_point_exits_2_on_bad_input_as_a_real_process(
     )
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == f"winnow: error: {samples}:1: missing key 'completion'\n"
+    assert done.stderr == (
+        f"winnow: error: {samples}:1: missing key 'completion' (or evalplus's 'solution')\n"
+    )
 
 
 def test_a_sandbox_that_cannot_confine_programs_is_one_line_and_exit_3(

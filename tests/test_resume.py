@@ -111,6 +111,10 @@ def test_sigkill_at_several_points_then_resume(research) -> None:
     kept = [e for e in rows if e.status == "kept"]
     assert repo.heads[f"winnow/{TAG}"].commit.hexsha == kept[-1].commit
     assert "resuming" in out
+    # Written to a pipe, a line is never broken (rich wraps at 80 columns on its own): the
+    # start line holds the proposer and the worktree's path whole.
+    start = [line for line in out.splitlines() if line.startswith(f"run {TAG} on winnow/")]
+    assert start and ", proposer " in start[0] and f"worktree {home}" in start[-1]
 
 
 def test_sigterm_finishes_the_record_and_exits_cleanly(research) -> None:

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from agent.commands.console import make_console
 from harness.config import RunConfig
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.results import Calibration, EvalResult, ScorerSummary
@@ -27,7 +28,7 @@ from harness.results import Calibration, EvalResult, ScorerSummary
 def progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     """A progress callback drawing one bar per stage on stderr; None when ``quiet`` or when
     stderr is not a terminal."""
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if quiet or not console.is_terminal:
         yield None
         return
@@ -160,7 +161,7 @@ def emit(result: EvalResult, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        render(result, Console())
+        render(result, make_console())
 
 
 def check_exit(result: EvalResult) -> int:

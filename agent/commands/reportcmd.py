@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from agent.commands.console import make_console
 from harness.results import ExperimentStatus
 from ledger.errors import LedgerError
 from ledger.report.page import write_html
@@ -75,7 +76,7 @@ def show_report(path: Path, tag: str | None, html: Path | None, as_json: bool) -
     if as_json:
         print(json.dumps(report.to_json(), indent=2, default=str))
         return
-    console = Console()
+    console = make_console()
     render_report(report, console)
     if html is not None:
         console.print(f"wrote {html}")

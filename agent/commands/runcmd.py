@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
-
 from agent.branch import ResearchBranch
+from agent.commands.console import make_console
 from agent.llm_proposer import LLMProposer
 from agent.loop import Loop, RunSpec, RunSummary
 from agent.proposal import Proposer
@@ -45,7 +44,7 @@ def run_loop(
         proposer_config.model_dump() | given, ProposerConfig, "the command line", "proposer."
     )
     home = winnow_home()
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     ledger = Ledger.open(ledger_path())
     try:
         loop = Loop(

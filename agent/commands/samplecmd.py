@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from agent.commands.console import make_console
 from agent.commands.evalcmd import progress_bars
 from agent.settings import load_settings
 from harness.data.suites import load_suite
@@ -67,5 +68,5 @@ def emit(result: SampleResult, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return
-    render(result, Console(stderr=True))
+    render(result, make_console(stderr=True))
     print(result.pool.id)

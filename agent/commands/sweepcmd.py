@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from agent.commands.console import make_console
 from agent.commands.evalcmd import fmt, progress_bars
 from harness.analysis.costs import PointCost
 from harness.analysis.crossing import Crossing
@@ -25,7 +26,7 @@ def emit(result: SweepResult, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        render(result, Console())
+        render(result, make_console())
 
 
 def render(result: SweepResult, console: Console) -> None:
