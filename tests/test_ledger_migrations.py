@@ -146,7 +146,9 @@ def test_a_ledger_from_a_newer_winnow_is_refused_untouched(tmp_path: Path) -> No
     before = path.read_bytes()
     for readonly in (False, True):
         with pytest.raises(
-            LedgerError, match=r"schema version 2 is newer than this Winnow's \(1\)"
+            LedgerError,
+            match=rf"schema version {EXTRA.number} is newer than this Winnow's "
+            rf"\({MIGRATIONS[-1].number}\)",
         ):
             Ledger.open(path, readonly=readonly)
     assert path.read_bytes() == before
@@ -157,7 +159,7 @@ def test_a_gap_in_the_numbers_is_refused(tmp_path: Path) -> None:
     Ledger.open(path).close()
     skipping = MigrationSpec(EXTRA.number + 1, "skips one", ("SELECT 1",))
     engine = connect(path, readonly=False)
-    with pytest.raises(LedgerError, match="migration 2 is missing"):
+    with pytest.raises(LedgerError, match=f"migration {EXTRA.number} is missing"):
         migrate(engine, str(path), MIGRATIONS + (skipping,))
     engine.dispose()
 
@@ -171,3 +173,31 @@ def test_processes_creating_the_same_ledgers_at_once_apply_each_migration_once(
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT count(*) FROM migrations").fetchone() == (len(MIGRATIONS),)
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_ledger_of_the_first_schema_gets_the_error_control_columns_empty(
+    tmp_path: Path,
+) -> None:
+    # Migration 2: each test's p-value and level, a kept change's holdout against the start.
+    # A run recorded before it reads back with them NULL (it was never tested that way).
+    path = tmp_path / "l.sqlite"
+    engine = connect(path, readonly=False)
+    assert migrate(engine, str(path), MIGRATIONS[:1]) == [1]
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO runs (tag, branch, config_json, program_hash, proposer, simulated, "
+            "status, started_at, host, pid) VALUES ('old', 'b', '{}', 'h', 'llm', 0, "
+            "'finished', '2025-01-01T00:00:00+00:00', 'host', 1)"
+        )
+        db.execute(
+            "INSERT INTO experiments (run_id, number, parent_commit, hypothesis, diff, proposer, "
+            "status, host, pid, started_at, incumbent_number, dev_delta) VALUES (1, 2, 'p', "
+            "'x', '', 'llm', 'kept', 'host', 1, '2025-01-01T00:00:00+00:00', 1, 0.25)"
+        )
+    with Ledger.open(path) as ledger:
+        (old,) = ledger.experiments(ledger.get_run("old").id)
+    assert old.dev_delta == 0.25 and old.status == "kept"
+    assert (old.dev_p_value, old.dev_level, old.holdout_delta, old.confirmed) == (None,) * 4
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT max(number) FROM migrations").fetchone() == (2,)
