@@ -2,9 +2,15 @@
 
 One step: propose -> refuse anything outside ``experiments/`` (invalid, no commit) -> record the
 experiment as ``running`` -> commit -> evaluate on the dev split with every check -> decide with
-the significance rule against the incumbent -> record -> keep (the branch advances; the holdout
-split is evaluated and recorded, never used to decide) or reset. Identical ``experiments/``
-contents are never evaluated twice.
+the significance rule against the incumbent, at the level the run's error control gives this
+test -> record -> keep (the branch advances; the holdout split is evaluated and compared with the
+start of the run, recorded, never used to decide) or reset. Identical ``experiments/`` contents
+are never evaluated twice.
+
+The run's error control (``harness/judge/significance.py``: e-LOND) counts the experiments that
+were tested — those with a valid dev evaluation compared with the incumbent — and the keeps among
+them; both are in the ledger (each test's p-value and level), so a resumed run rebuilds the state
+from it and checks that every recorded test followed the procedure.
 
 Durability: the ledger holds a ``running`` row before anything is evaluated, every commit stays
 reachable as ``refs/winnow/<tag>/<n>``, and on start an unfinished experiment is marked
@@ -44,14 +50,14 @@ from agent.proposal import (
 from agent.settings import ProposerConfig
 from agent.summary import baselines_view, commit_message, failures_view, history_view
 from harness.api import __file__ as API_FILE
-from harness.config import RunConfig, with_scorer_overrides
+from harness.config import EvalConfig, RunConfig, with_scorer_overrides
 from harness.data.jsonl import read_jsonl
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.execution.launch import SandboxError
 from harness.judge.evaluate import EvalSpec, Session, evaluate
-from harness.judge.significance import Decision, decide
+from harness.judge.significance import Confirmation, Decision, OnlineFdr, confirm, decide
 from harness.results import EvalResult, ModelCall
 from ledger.errors import LedgerError
 from ledger.poolrecords import counts_from_labels
@@ -105,6 +111,27 @@ def values_by_task(result: EvalResult) -> dict[str, float]:
     return {p.task_id: p.value for p in result.picks if p.arm == "selector"}
 
 
+def weigh(
+    dev: EvalResult, incumbent: EvalResult, level: float, config: EvalConfig
+) -> tuple[str, str, Decision | None]:
+    """(status, reason, decision) of a change's dev evaluation against the incumbent's, as a
+    test held to ``level``; no decision (not a test) when the evaluation is not valid."""
+    if not dev.valid:
+        return "invalid", dev.reason, None
+    new, old = values_by_task(dev), values_by_task(incumbent)
+    if set(new) != set(old):
+        return "invalid", "not scored on the same problems as the incumbent", None
+    tasks = sorted(new)
+    decision = decide(
+        np.array([new[t] for t in tasks]),
+        np.array([old[t] for t in tasks]),
+        config.seed,
+        level,
+        config.min_effect,
+    )
+    return ("kept" if decision.keep else "discarded"), decision.reason, decision
+
+
 @contextmanager
 def stoppable() -> Iterator[None]:
     """SIGINT/SIGTERM raise Stop in the loop (the current record is then finished cleanly)."""
@@ -143,6 +170,8 @@ class Loop:
         self._open: tuple[int, int, str] | None = None  # running: (id, number, parent commit)
         self.counted: set[tuple[str, str]] = set()  # (pool, split) whose counts are recorded
         self.seen: dict[str, tuple[int, str, float | None]] = {}  # tree -> (n, status, dev)
+        self.fdr = OnlineFdr(config.eval.fdr, config.eval.fdr_horizon)  # rebuilt on resume
+        self.start_holdout: dict[str, float] = {}  # the start's holdout values, by task
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -240,6 +269,8 @@ class Loop:
         run = self.ledger.get_run(self.spec.tag)
         self.start_pool = run.pool_id
         stored = run.config.get("run", {}).get("eval")
+        if stored is not None:  # keys added since the run started read as their defaults
+            stored = EvalConfig.model_validate(stored).model_dump()
         if stored is not None and self.config.eval.k is None:
             self.config = self.config.with_eval(k=stored.get("k"))
         if stored is not None and stored != self.config.eval.model_dump():
@@ -247,9 +278,13 @@ class Loop:
                 f"run {self.spec.tag!r} was started with [eval] {stored}; "
                 "resume it with the same config, or start a new tag"
             )
+        self.fdr = self._replay_tests(run.id)  # before anything is written: refused untouched
         interrupted = self.ledger.recover(run.id)
         marked = f"experiments {interrupted} marked interrupted" if interrupted else "nothing lost"
-        self.say(f"resuming {self.spec.tag}: {marked}")
+        self.say(
+            f"resuming {self.spec.tag}: {marked}; {self.fdr.tests} tests so far, "
+            f"{self.fdr.keeps} kept, the next at level {self.fdr.level():.3g}"
+        )
         kept = [e for e in self.ledger.experiments(run.id) if e.status == "kept" and e.commit]
         commit = kept[-1].commit if kept else run.config["start_commit"]
         assert commit is not None
@@ -261,6 +296,20 @@ class Loop:
                 dev = score.sel_at_k if score is not None else None
                 self.seen[self.branch.experiments_hash(e.commit)] = (e.number, e.status, dev)
         return run.id, commit
+
+    def _replay_tests(self, run_id: int) -> OnlineFdr:
+        """The run's error control after the tests the ledger holds, in order (each test's
+        p-value and level are recorded with its decision, in one transaction)."""
+        tests = [
+            (e.dev_p_value, e.dev_level, e.status == "kept")
+            for e in self.ledger.experiments(run_id)
+            if e.dev_p_value is not None and e.dev_level is not None
+        ]
+        try:
+            return OnlineFdr.replay(self.config.eval.fdr, self.config.eval.fdr_horizon, tests)
+        except ValueError as wrong:
+            raise LedgerError(f"run {self.spec.tag!r}: its ledger does not follow the run's "
+                              f"error control: {wrong}") from None  # fmt: skip
 
     def _finish(self, status: str, reason: str) -> RunSummary:
         self.ledger.finish_run(self.run_id, status, reason)
@@ -310,6 +359,7 @@ class Loop:
         """Experiment 1 is always the unmodified start; on resume, re-score the incumbent."""
         kept = [e for e in self.ledger.experiments(self.run_id) if e.status == "kept"]
         if kept:
+            self.start_holdout = self.ledger.values(kept[0].id, "holdout")
             result = self._evaluate("dev", None)
             return Incumbent(kept[-1].number, commit, result, result.pool)
         number = self.ledger.next_number(self.run_id)
@@ -324,6 +374,8 @@ class Loop:
             self.say(f"#{number} baseline {status}: {reason}")
             return None
         holdout = self._evaluate_recorded(exp, "holdout")
+        if holdout is not None and holdout.valid:
+            self.start_holdout = values_by_task(holdout)
         self._finish_experiment(
             exp, "kept", "the baseline every change is compared with", commit, 0.0
         )
@@ -396,7 +448,7 @@ class Loop:
             proposal.files, commit_message(proposal.hypothesis, tag, number, "running")
         )
         self.branch.keep_ref(number, commit)
-        dev = holdout = decision = None
+        dev = holdout = decision = confirmation = None
         try:
             tree = self.branch.experiments_hash()
             if tree in self.seen:
@@ -410,6 +462,7 @@ class Loop:
                 status, reason, decision = self._decide(dev, incumbent)
                 if status == "kept":
                     holdout = self._evaluate_recorded(exp, "holdout")
+                    confirmation = self._confirm(holdout)
                 self.seen[tree] = (number, status, _sel(dev) if dev else None)
         except Stop:
             self.proposer.tell(proposal, None)
@@ -424,6 +477,7 @@ class Loop:
             holdout,
             decision,
             incumbent.number,
+            confirmation,
         )
         commit = self.branch.amend(message)
         self.branch.keep_ref(number, commit)
@@ -439,7 +493,16 @@ class Loop:
             delta=decision.difference if decision else None,
             delta_lower=decision.lower if decision else None,
             min_effect=decision.min_effect if decision else None,
+            p_value=decision.p_value if decision else None,
+            level=decision.level if decision else None,
+            holdout=(
+                (confirmation.difference, confirmation.low, confirmation.high)
+                if confirmation
+                else None
+            ),
         )
+        if decision is not None:  # a test of the run, now recorded
+            self.fdr = self.fdr.record(decision.keep)
         self.proposer.tell(proposal, _sel(dev) if dev is not None and dev.valid else None)
         self.failures = self.failures + 1 if status in ("invalid", "crashed") else 0
         shown = reason if reason.startswith(status) else f"{status}: {reason}"
@@ -453,19 +516,21 @@ class Loop:
     ) -> tuple[str, str, Decision | None]:
         if dev is None:
             return self._failure[0], self._failure[1], None
-        if not dev.valid:
-            return "invalid", dev.reason, None
-        new, old = values_by_task(dev), values_by_task(incumbent.dev)
-        if set(new) != set(old):
-            return "invalid", "not scored on the same problems as the incumbent", None
+        return weigh(dev, incumbent.dev, self.fdr.level(), self.config.eval)
+
+    def _confirm(self, holdout: EvalResult | None) -> Confirmation | None:
+        """A kept change against the start of the run on the holdout (never decides)."""
+        if holdout is None or not holdout.valid or not self.start_holdout:
+            return None
+        new = values_by_task(holdout)
+        if set(new) != set(self.start_holdout):
+            return None
         tasks = sorted(new)
-        decision = decide(
+        return confirm(
             np.array([new[t] for t in tasks]),
-            np.array([old[t] for t in tasks]),
+            np.array([self.start_holdout[t] for t in tasks]),
             self.config.eval.seed,
-            self.config.eval.min_effect,
         )
-        return ("kept" if decision.keep else "discarded"), decision.reason, decision
 
     def _evaluate(self, split: str, exp: int | None) -> EvalResult:
         try:

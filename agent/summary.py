@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.judge.significance import Decision
+from harness.judge.significance import Confirmation, Decision
 from harness.results import EvalResult, ExperimentStatus
 
 HISTORY = 8  # recent experiments shown to the proposer
@@ -34,6 +34,7 @@ def commit_message(
     holdout: EvalResult | None = None,
     decision: Decision | None = None,
     incumbent: int | None = None,
+    confirmation: Confirmation | None = None,
 ) -> str:
     """A one-line summary, the results with intervals, and trailers git can parse."""
     lines = [hypothesis.splitlines()[0][:72] if hypothesis else f"experiment {number}", ""]
@@ -42,10 +43,17 @@ def commit_message(
         if decision is not None and incumbent is not None:
             lines.append(
                 f"vs experiment {incumbent}: {decision.difference:+.4f}, one-sided 95% lower "
-                f"bound {decision.lower:+.4f} (minimum effect {decision.min_effect:+.4f})"
+                f"bound {decision.lower:+.4f} (minimum effect {decision.min_effect:+.4f}), "
+                f"p = {decision.p_value:.3g} at level {decision.level:.3g}"
             )
         if holdout is not None:
             lines.append(score_line("holdout", holdout))
+        if confirmation is not None:
+            verdict = "confirmed" if confirmation.confirmed else "not confirmed"
+            lines.append(
+                f"holdout vs the start: {confirmation.difference:+.4f} [{confirmation.low:+.4f}, "
+                f"{confirmation.high:+.4f}]: {verdict}"
+            )
         if reason:
             lines.append(f"reason: {reason}")
         lines.append("")

@@ -16,6 +16,8 @@ Every key of the run config has a default, so an empty file (or none) is a valid
     repeats = 10      # k-subsets drawn per problem (one when k = n)
     seed = 0          # seeds the subsets and the bootstrap
     min_effect = 0.0  # keep a change only when the one-sided 95% lower bound exceeds this
+    fdr = 0.05        # the false discovery rate of the whole run (e-LOND over its experiments)
+    fdr_horizon = 10  # the first this many tests share half of that budget (significance.py)
 
     [budget]          # compute a selector may ask of the probe, per problem and k-subset
     executions_per_candidate = 10   # on top of every distinct self-test and every input per
@@ -89,6 +91,8 @@ class EvalConfig(ConfigModel):
     repeats: Positive = 10
     seed: Count = 0
     min_effect: Annotated[float, Field(ge=0)] = 0.0
+    fdr: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    fdr_horizon: Positive = 10
 
 
 class BudgetConfig(ConfigModel):

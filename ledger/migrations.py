@@ -194,9 +194,23 @@ _COUNTS_PER_SUITE = (
     "ALTER TABLE pool_problems_by_suite RENAME TO pool_problems",
 )
 
+_RUN_ERROR = (
+    # The run's error control (harness/judge/significance.py): each tested experiment's p-value
+    # (1 / its betting e-value) and the level the run's procedure held it to; NULL for an
+    # experiment that was not tested (the baseline, invalid, crashed, reused, interrupted).
+    "ALTER TABLE experiments ADD COLUMN dev_p_value REAL",
+    "ALTER TABLE experiments ADD COLUMN dev_level REAL",
+    # A kept change against the start of the run on the holdout: the mean paired difference and
+    # its 95% bootstrap interval (confirmed when the interval is above 0). Never decides.
+    "ALTER TABLE experiments ADD COLUMN holdout_delta REAL",
+    "ALTER TABLE experiments ADD COLUMN holdout_delta_low REAL",
+    "ALTER TABLE experiments ADD COLUMN holdout_delta_high REAL",
+)
+
 MIGRATIONS: tuple[MigrationSpec, ...] = (
     MigrationSpec(1, "initial schema", _INITIAL),
     MigrationSpec(2, "pool counts per suite", _COUNTS_PER_SUITE),
+    MigrationSpec(3, "the run's error control and the holdout against the start", _RUN_ERROR),
 )
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

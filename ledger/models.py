@@ -74,6 +74,11 @@ class Experiment(SQLModel, table=True):
     dev_delta: float | None = None  # mean dev difference to the incumbent
     dev_delta_lower: float | None = None  # its one-sided 95% lower bound
     min_effect: float | None = None
+    dev_p_value: float | None = None  # 1 / the betting e-value; NULL when not tested
+    dev_level: float | None = None  # the level the run's procedure held it to
+    holdout_delta: float | None = None  # a kept change minus the run's start, on holdout
+    holdout_delta_low: float | None = None  # its 95% paired bootstrap interval
+    holdout_delta_high: float | None = None
 
 
 class Evaluation(SQLModel, table=True):

@@ -40,7 +40,14 @@ from ledger.evaluations import call_row, insert_evaluation
 from ledger.migrations import MIGRATIONS, applied_version, check_version, migrate
 from ledger.models import Experiment, LlmCall, PoolRecord, Run
 from ledger.poolrecords import insert_pool
-from ledger.views import ExperimentView, RunView, experiment_views, run_view, writer_alive
+from ledger.views import (
+    ExperimentView,
+    RunView,
+    experiment_views,
+    problem_values,
+    run_view,
+    writer_alive,
+)
 
 S = TypeVar("S", RunStatus, ExperimentStatus)
 
@@ -284,11 +291,16 @@ class Ledger:
         delta: float | None = None,
         delta_lower: float | None = None,
         min_effect: float | None = None,
+        p_value: float | None = None,
+        level: float | None = None,
+        holdout: tuple[float, float, float] | None = None,
     ) -> None:
         """Finalize a ``running`` experiment with its decision against the incumbent (if any).
 
         ``delta`` is the mean dev difference to experiment number ``incumbent`` and
-        ``delta_lower`` its one-sided lower bound; None where it was not measured.
+        ``delta_lower`` its one-sided lower bound; ``p_value`` the test's p-value and ``level``
+        the level the run's procedure held it to; ``holdout`` a kept change's (difference, low,
+        high) against the start of the run on the holdout. None where it was not measured.
         """
         final = _status(ExperimentStatus, status, "experiment", final=True)
         with self.write() as session:
@@ -301,6 +313,9 @@ class Ledger:
             exp.status, exp.reason, exp.commit_sha, exp.cost_usd = final, reason, commit, cost_usd
             exp.incumbent_number, exp.dev_delta = incumbent, delta
             exp.dev_delta_lower, exp.min_effect = delta_lower, min_effect
+            exp.dev_p_value, exp.dev_level = p_value, level
+            if holdout is not None:
+                exp.holdout_delta, exp.holdout_delta_low, exp.holdout_delta_high = holdout
             exp.finished_at = finished
             exp.duration_s = _seconds_between(exp.started_at, finished)
             session.add(exp)
@@ -316,6 +331,12 @@ class Ledger:
         with self.write() as session:
             exp = _get(session, Experiment, experiment_id, "experiment")
             return insert_evaluation(session, exp.run_id, experiment_id, result, arm)
+
+    def values(self, experiment_id: int, split: str) -> dict[str, float]:
+        """The researched arm's value per problem (task id) in an experiment's evaluation on
+        ``split``; empty when there is no such evaluation."""
+        with self.read() as session:
+            return problem_values(session, experiment_id, split)
 
     def experiments(self, run_id: int, status: str | None = None) -> list[ExperimentView]:
         """The run's experiments in order, with their dev and holdout scores; only those with

@@ -27,6 +27,7 @@ from ledger.models import (
     ARM_SCORES,
     CHECK_COLUMNS,
     CHECKS,
+    PROBLEM_RESULTS,
     Evaluation,
     Experiment,
     Run,
@@ -135,6 +136,11 @@ class ExperimentView:
     dev_delta: float | None
     dev_delta_lower: float | None
     min_effect: float | None
+    dev_p_value: float | None
+    dev_level: float | None
+    holdout_delta: float | None
+    holdout_delta_low: float | None
+    holdout_delta_high: float | None
     host: str
     pid: int
     stale: bool
@@ -147,6 +153,15 @@ class ExperimentView:
     @property
     def dev(self) -> EvaluationView | None:
         return self.evaluations.get("dev")
+
+    @property
+    def confirmed(self) -> bool | None:
+        """A kept change the holdout agrees with: its 95% paired interval against the start of
+        the run, on the holdout, is above 0. None when it was not compared (not kept, the start
+        itself, or no holdout evaluation)."""
+        if self.holdout_delta_low is None:
+            return None
+        return self.holdout_delta_low > 0.0
 
     @property
     def holdout(self) -> EvaluationView | None:
@@ -165,13 +180,19 @@ class ExperimentView:
             if diff or key != "diff"
         }
         data["shown_status"] = self.shown_status
+        data["confirmed"] = self.confirmed
         data["dev"] = _split_json(self.dev)
         if data["dev"] is not None:
             data["dev"].update(
                 delta=self.dev_delta, delta_lower=self.dev_delta_lower,
-                incumbent=self.incumbent_number,
+                incumbent=self.incumbent_number, p_value=self.dev_p_value, level=self.dev_level,
             )  # fmt: skip
         data["holdout"] = _split_json(self.holdout)
+        if data["holdout"] is not None:
+            data["holdout"].update(
+                delta=self.holdout_delta, delta_low=self.holdout_delta_low,
+                delta_high=self.holdout_delta_high,
+            )  # fmt: skip
         return data
 
 
@@ -269,3 +290,21 @@ def experiment_views(
             )
         )
     return views
+
+
+def problem_values(session: Session, experiment_id: int, split: str) -> dict[str, float]:
+    """The researched arm's value per problem in an experiment's evaluation on ``split``."""
+    evaluation = session.exec(
+        select(Evaluation).where(
+            Evaluation.experiment_id == experiment_id, Evaluation.split == split
+        )
+    ).first()
+    if evaluation is None:
+        return {}
+    picks = PROBLEM_RESULTS.c
+    rows = session.execute(
+        sqlalchemy.select(picks.task_id, picks.value).where(
+            picks.evaluation_id == evaluation.id, picks.arm == evaluation.arm
+        )
+    )
+    return {task: float(value) for task, value in rows}

@@ -20,7 +20,7 @@ import numpy as np
 from harness.config import load_config
 from harness.data.jsonl import read_jsonl
 from harness.judge.evaluate import EvalSpec, Session, evaluate
-from harness.judge.significance import decide
+from harness.judge.significance import OnlineFdr, decide
 from harness.results import ModelCall, Purpose
 from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
@@ -98,6 +98,8 @@ def record_run(path: Path, tag: str = "overnight", simulated: bool = False) -> L
         "llm", first["pool"], simulated,
     )  # fmt: skip
     incumbent: tuple[int, np.ndarray] | None = None
+    config = load_config(None).eval
+    fdr = OnlineFdr(config.fdr, config.fdr_horizon)
     plan = [
         ("codet", "start: CodeT dual agreement, as shipped"),
         ("longest", "longer completions handle more edge cases"),
@@ -124,13 +126,14 @@ def record_run(path: Path, tag: str = "overnight", simulated: bool = False) -> L
             ledger.finish_experiment(exp, "kept", "the first incumbent", f"c{number:07d}", 0.0125)
             incumbent = (number, new)
             continue
-        decision = decide(new, incumbent[1], seed=0)
+        decision = decide(new, incumbent[1], seed=0, level=fdr.level())
         status = "kept" if decision.keep else "discarded"
         ledger.finish_experiment(
             exp, status, decision.reason, f"c{number:07d}", 0.0125 * number,
             incumbent=incumbent[0], delta=decision.difference, delta_lower=decision.lower,
-            min_effect=decision.min_effect,
+            min_effect=decision.min_effect, p_value=decision.p_value, level=decision.level,
         )  # fmt: skip
+        fdr = fdr.record(decision.keep)
         if decision.keep:
             incumbent = (number, new)
     crashed = ledger.start_experiment(

@@ -16,6 +16,7 @@ from ledgerkit import ROOT, evaluations, proposer_call
 
 from harness.results import EvalResult
 from ledger.errors import LedgerError
+from ledger.migrations import MIGRATIONS
 from ledger.store import Ledger
 
 DIFF = "--- a/experiments/selector.py\n+++ b/experiments/selector.py\n@@\n-old\n+new\n"
@@ -48,8 +49,7 @@ def test_a_ledger_is_in_wal_mode_while_open_and_handed_back_when_closed(tmp_path
     assert rows(path, "PRAGMA journal_mode") == [("delete",)]
     assert not path.with_name("ledger.sqlite-wal").exists()
     assert rows(path, "SELECT number, name FROM migrations") == [
-        (1, "initial schema"),
-        (2, "pool counts per suite"),
+        (m.number, m.name) for m in MIGRATIONS
     ]
 
 

@@ -174,3 +174,31 @@ def test_processes_creating_the_same_ledgers_at_once_apply_each_migration_once(
             assert db.execute("SELECT count(*) FROM migrations").fetchone() == (len(MIGRATIONS),)
             # The journal mode is the last closer's to set: WAL left, or handed back (see
             # test_ledger.test_a_ledger_is_in_wal_mode_while_open_and_handed_back_when_closed).
+
+
+def test_a_ledger_of_an_earlier_schema_gets_the_error_control_columns_empty(
+    tmp_path: Path,
+) -> None:
+    # Migration 3: each test's p-value and level, a kept change's holdout against the start.
+    # A run recorded before it reads back with them NULL (it was never tested that way).
+    path = tmp_path / "l.sqlite"
+    engine = connect(path, readonly=False)
+    assert migrate(engine, str(path), MIGRATIONS[:2]) == [1, 2]
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO runs (tag, branch, config_json, program_hash, proposer, simulated, "
+            "status, started_at, host, pid) VALUES ('old', 'b', '{}', 'h', 'llm', 0, "
+            "'finished', '2025-01-01T00:00:00+00:00', 'host', 1)"
+        )
+        db.execute(
+            "INSERT INTO experiments (run_id, number, parent_commit, hypothesis, diff, proposer, "
+            "status, host, pid, started_at, incumbent_number, dev_delta) VALUES (1, 2, 'p', "
+            "'x', '', 'llm', 'kept', 'host', 1, '2025-01-01T00:00:00+00:00', 1, 0.25)"
+        )
+    with Ledger.open(path) as ledger:
+        (old,) = ledger.experiments(ledger.get_run("old").id)
+    assert old.dev_delta == 0.25 and old.status == "kept"
+    assert (old.dev_p_value, old.dev_level, old.holdout_delta, old.confirmed) == (None,) * 4
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT max(number) FROM migrations").fetchone() == (3,)

@@ -4,6 +4,7 @@ LLM proposer talking over HTTP (real litellm) to a scripted OpenAI-compatible se
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import git
@@ -53,9 +54,10 @@ def run_args(tag: str, suite: Path, pool: Path, *extra: str) -> list[str]:
 
 def test_llm_proposer_end_to_end(research, tmp_path: Path) -> None:
     repo, _, _, home = research
-    # 80 problems (39 on dev): on the default 40, the "real improvement" below differs from the
-    # incumbent on only 4 dev problems, where no exact test can give p < 1/16.
-    suite, pool = write_synthetic(tmp_path / "data80", problems=80)
+    # 160 problems (80 on dev): the run's first test is held to 0.05 / 11, and the "real
+    # improvement" below is +0.177 with p = 5e-5. On 80 problems (39 on dev) it is +0.118 with
+    # p = 0.041: kept by a per-experiment 5% test, not by the run's rule.
+    suite, pool = write_synthetic(tmp_path / "data160", problems=160)
     root = Path(repo.working_tree_dir)
     weak = (root / "experiments" / "selector.py").read_text()
     better = weak.replace("MIN_TEST_VOTES = 2 ", "MIN_TEST_VOTES = 1 ")
@@ -89,7 +91,14 @@ def test_llm_proposer_end_to_end(research, tmp_path: Path) -> None:
     baseline, kept, outside, duplicate, constant_row = rows
     assert kept.dev.score.sel_at_k > baseline.dev.score.sel_at_k
     assert kept.dev_delta_lower > 0 and kept.incumbent_number == 1
+    # The run's first test, held to 0.05 / 11; the duplicate and the invalid ones spent nothing.
+    assert kept.dev_level == pytest.approx(0.05 / 11) and kept.dev_p_value <= kept.dev_level
+    assert [e.dev_p_value is not None for e in rows] == [False, True, False, False, False]
     assert "holdout" in kept.evaluations  # kept commits are scored on holdout, for the record
+    # ... and compared there with the start of the run (experiment 1), never to decide.
+    assert kept.holdout_delta_low <= kept.holdout_delta <= kept.holdout_delta_high
+    assert kept.confirmed == (kept.holdout_delta_low > 0)
+    assert baseline.holdout_delta is None and baseline.confirmed is None
     assert "holdout" not in constant_row.evaluations
     assert "outside experiments/" in outside.reason and outside.commit is None
     assert "harness/judge/checks.py" in outside.diff
@@ -102,6 +111,8 @@ def test_llm_proposer_end_to_end(research, tmp_path: Path) -> None:
     assert branch.hexsha == kept.commit
     assert "Winnow-Status: kept" in branch.message and "Winnow-Experiment: 2" in branch.message
     assert "dev sel@8" in branch.message and "holdout sel@8" in branch.message
+    assert f"at level {0.05 / 11:.3g}" in branch.message
+    assert "holdout vs the start" in branch.message
     listed = repo.git.for_each_ref("--format=%(refname) %(objectname)", "refs/winnow/e2e")
     refs = dict(line.split() for line in listed.splitlines())
     assert set(refs) == {f"refs/winnow/e2e/{n}" for n in (1, 2, 4, 5)}
@@ -239,6 +250,17 @@ def test_search_proposer_offline(research) -> None:
     assert git.Repo(root).heads["winnow/search"].commit.hexsha in {
         e.commit for e in rows if e.status == "kept"
     }
+    # The run's error control is rebuilt from the ledger on resume, and checked: a level that
+    # the procedure did not give is refused rather than continued from.
+    tested = [e.number for e in rows if e.dev_p_value is not None]
+    assert tested and all(rows[n - 1].dev_level is not None for n in tested)
+    with sqlite3.connect(home / "ledger.sqlite") as db:
+        db.execute("UPDATE experiments SET dev_level = 0.5 WHERE number = ?", (tested[0],))
+    code, out = finish(
+        winnow(run_args("search", suite, pool, "--max-experiments", "7"), root, home)
+    )
+    assert code == 2 and "does not follow the run's error control" in out, out
+    assert f"test 1 was held to level 0.5, not {0.05 / 11:.6g}" in out
 
 
 def test_search_that_has_tried_everything_finishes_the_run(research) -> None:

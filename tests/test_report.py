@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from ledgerkit import record_run
+from ledgerkit import evaluations, record_run
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -34,8 +34,12 @@ def test_log_prints_one_line_per_experiment(overnight: Path) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("run overnight")
-    rows = lines[2:]
+    rows = lines[2:-1]
     assert [row.split()[0] for row in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert lines[-1] == (
+        "holdout: looked at 3 times; 0 of 0 kept changes confirmed (95% paired interval "
+        "against the start above 0)"
+    )
     assert "kept" in rows[0] and "start: CodeT" in rows[0]
     assert "discarded" in rows[1] and "#1" in rows[1]  # its change against the incumbent
     assert "running (stale)" in rows[5]
@@ -214,3 +218,39 @@ def test_a_run_without_experiments_still_reports(tmp_path: Path) -> None:
     code, out, _ = winnow("report", "--ledger", str(path), "--html", str(tmp_path / "r.html"))
     assert code == 0 and "no kept experiment yet" in out
     assert "No experiments recorded yet" in (tmp_path / "r.html").read_text()
+
+
+def test_log_and_report_say_which_kept_changes_the_holdout_confirms(tmp_path: Path) -> None:
+    # Kept changes against the start on the holdout: confirmed when the interval is above 0.
+    path = tmp_path / "l.sqlite"
+    results = evaluations()
+    with Ledger.open(path) as ledger:
+        run = ledger.start_run("holdout", "b", {}, "h", "llm", None, False)
+        plan = [(1, "kept", None), (2, "kept", (0.12, 0.03, 0.2)), (3, "kept", (0.05, -0.02, 0.12)),
+                (4, "discarded", None)]  # fmt: skip
+        for number, status, holdout in plan:
+            exp = ledger.start_experiment(run, number, "p", f"change {number}", "", "llm")
+            ledger.record_evaluation(exp, results[("codet", "dev")])
+            if status == "kept":
+                ledger.record_evaluation(exp, results[("codet", "holdout")])
+            first = number == 1  # the start: no test, no comparison
+            ledger.finish_experiment(
+                exp, status, "r", f"c{number}", 0.0, holdout=holdout,
+                incumbent=None if first else number - 1, delta=None if first else 0.1,
+                delta_lower=None if first else 0.05, p_value=None if first else 0.001,
+                level=None if first else 0.004,
+            )  # fmt: skip
+    code, out, _ = winnow("log", "--ledger", str(path))
+    assert code == 0
+    rows = out.splitlines()[2:6]
+    assert "—" in rows[0] and " confirmed " in rows[1] and " no " in rows[2]
+    assert "holdout: looked at 3 times; 1 of 2 kept changes confirmed" in out
+    logged = json.loads(winnow("log", "--ledger", str(path), "--json")[1])
+    assert [row["confirmed"] for row in logged] == [None, True, False, None]
+    assert logged[1]["holdout"]["delta_low"] == 0.03 and logged[1]["dev"]["level"] == 0.004
+    report = json.loads(winnow("report", "--ledger", str(path), "--json")[1])
+    assert report["confirmed"] == 1 and report["holdout_looks"] == 3
+    assert report["experiments"][2]["confirmed"] is False
+    code, out, _ = winnow("report", "--ledger", str(path))
+    assert code == 0 and "looked at 3 times; 1 of 2 kept changes confirmed" in out
+    assert "best selector: #3" in out and "(not confirmed)" in out

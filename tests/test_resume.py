@@ -11,6 +11,8 @@ import pytest
 from loopkit import experiments, finish, kill, make_repo, running_number, wait_for, winnow
 from synthkit import write_synthetic
 
+from harness.judge.significance import OnlineFdr
+
 TAG = "night"
 
 
@@ -115,6 +117,19 @@ def test_sigkill_at_several_points_then_resume(research) -> None:
     # start line holds the proposer and the worktree's path whole.
     start = [line for line in out.splitlines() if line.startswith(f"run {TAG} on winnow/")]
     assert start and ", proposer " in start[0] and f"worktree {home}" in start[-1]
+
+    # 5. The run's error control survived the kills: its tests are exactly the experiments
+    #    decided against an incumbent (the baselines, the interrupted and the reused ones spent
+    #    nothing), each held to the level due after the tests before it, as if never killed.
+    tests = [e for e in rows if e.dev_p_value is not None]
+    decided = [e.number for e in rows if e.incumbent_number is not None and e.dev_delta is not None]
+    assert [e.number for e in tests] == decided
+    assert all(e.dev_level is not None for e in tests)
+    assert not {e.status for e in tests} & {"interrupted", "invalid", "crashed"}
+    state = OnlineFdr.replay(0.05, 10, [(e.dev_p_value, e.dev_level, e.status == "kept")
+                                        for e in tests])  # fmt: skip
+    assert state.tests == len(tests) and state.keeps == sum(e.status == "kept" for e in tests)
+    assert "tests so far" in out and "the next at level" in out
 
 
 def test_sigterm_finishes_the_record_and_exits_cleanly(research) -> None:

@@ -32,8 +32,10 @@ def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> 
         raise LedgerError(f"unknown status {status!r} (one of {choices})")
     with Ledger.open(path, readonly=True) as ledger:
         run = ledger.get_run(tag)
-        query = ExperimentStatus.RUNNING if status == STALE else status
-        experiments = [e for e in ledger.experiments(run.id, query) if status != STALE or e.stale]
+        every = ledger.experiments(run.id)
+    query = ExperimentStatus.RUNNING if status == STALE else status
+    experiments = [e for e in every if (query is None or e.status == query)]
+    experiments = [e for e in experiments if status != STALE or e.stale]
     if as_json:
         print(json.dumps([e.to_json() for e in experiments], indent=2))
         return
@@ -42,12 +44,24 @@ def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> 
     print(log_header())
     for e in experiments:
         print(log_line(e))
+    print(holdout_line(every))
+
+
+def holdout_line(experiments: list[ExperimentView]) -> str:
+    """How often the holdout was looked at, and how many kept changes it confirmed."""
+    looks = sum("holdout" in e.evaluations for e in experiments)
+    compared = [e for e in experiments if e.confirmed is not None]
+    confirmed = sum(bool(e.confirmed) for e in compared)
+    return (
+        f"holdout: looked at {looks} times; {confirmed} of {len(compared)} kept changes "
+        "confirmed (95% paired interval against the start above 0)"
+    )
 
 
 def log_header() -> str:
     return (
         f"{'#':>4}  {'commit':8}  {'status':15}  {'dev':>6}  {'vs incumbent':>22}  "
-        f"{'gap':>5}  {'holdout':>7}  {'cost':>8}  hypothesis"
+        f"{'gap':>5}  {'holdout':>7}  {'confirmed':9}  {'cost':>8}  hypothesis"
     )
 
 
@@ -60,10 +74,11 @@ def log_line(e: ExperimentView) -> str:
     score = e.dev.score if e.dev else None
     gap = "—" if score is None or score.gap_closed is None else f"{score.gap_closed:.0%}"
     hypothesis = e.hypothesis.splitlines()[0] if e.hypothesis else ""
+    confirmed = {True: "confirmed", False: "no", None: "—"}[e.confirmed]
     return (
         f"{e.number:>4}  {(e.commit or '—')[:8]:8}  {e.shown_status:15}  "
         f"{_num(e.sel_at_k('dev')):>6}  {change:>22}  {gap:>5}  "
-        f"{_num(e.sel_at_k('holdout')):>7}  {_money(e.cost_usd):>8}  {hypothesis}"
+        f"{_num(e.sel_at_k('holdout')):>7}  {confirmed:9}  {_money(e.cost_usd):>8}  {hypothesis}"
     )
 
 
@@ -97,11 +112,13 @@ def render_report(r: Report, console: Console) -> None:
     else:
         console.print(
             f"best selector: #{best.number} {(best.commit or '')[:8]}: dev "
-            f"{_num(best.sel_at_k('dev'))}, holdout {_num(best.sel_at_k('holdout'))}: "
-            f"{best.hypothesis}"
+            f"{_num(best.sel_at_k('dev'))}, holdout {_num(best.sel_at_k('holdout'))}"
+            + {True: " (confirmed)", False: " (not confirmed)", None: ""}[best.confirmed]
+            + f": {best.hypothesis}"
         )
     keep = "—" if r.keep_rate is None else f"{r.keep_rate:.0%}"
     console.print(f"keep rate {keep} ({r.kept} kept of {r.decided} decided)")
+    console.print(holdout_line(r.experiments))
     console.print(_baselines_table(r))
     console.print(_failures_table(r))
     console.print(_spend_table(r))

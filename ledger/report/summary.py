@@ -99,6 +99,8 @@ class Report:
     failed_checks: list[FailedCheck]
     failed_check_counts: dict[str, int]
     spend: Spend
+    confirmed: int = 0  # kept changes whose holdout interval against the start is above 0
+    holdout_looks: int = 0  # evaluations of the holdout split in the run (each one a look)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     generated_at: str = ""
 
@@ -156,6 +158,8 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
             failed_checks=failed,
             failed_check_counts=dict(Counter(f.name for f in failed)),
             spend=_spend(session, run, experiments),
+            confirmed=sum(bool(e.confirmed) for e in experiments),
+            holdout_looks=sum("holdout" in e.evaluations for e in experiments),
             curves=_curves(session, run.pool_id, experiments, best),
             generated_at=utc_now(),
         )
