@@ -174,7 +174,15 @@ _INITIAL = (
     "CREATE INDEX llm_calls_by_run ON llm_calls (run_id, experiment_id)",
 )
 
-MIGRATIONS: tuple[MigrationSpec, ...] = (MigrationSpec(1, "initial schema", _INITIAL),)
+_GAP_INTERVAL = (  # ArmResult.gap_ci_low / gap_ci_high (issue 16); NULL in older rows
+    "ALTER TABLE arm_scores ADD COLUMN gap_ci_low REAL",
+    "ALTER TABLE arm_scores ADD COLUMN gap_ci_high REAL",
+)
+
+MIGRATIONS: tuple[MigrationSpec, ...] = (
+    MigrationSpec(1, "initial schema", _INITIAL),
+    MigrationSpec(2, "arm_scores: the gap closed's interval", _GAP_INTERVAL),
+)
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
     number INTEGER PRIMARY KEY,

@@ -145,8 +145,10 @@ def test_a_ledger_from_a_newer_winnow_is_refused_untouched(tmp_path: Path) -> No
     engine.dispose()
     before = path.read_bytes()
     for readonly in (False, True):
+        latest = MIGRATIONS[-1].number
         with pytest.raises(
-            LedgerError, match=r"schema version 2 is newer than this Winnow's \(1\)"
+            LedgerError,
+            match=rf"schema version {latest + 1} is newer than this Winnow's \({latest}\)",
         ):
             Ledger.open(path, readonly=readonly)
     assert path.read_bytes() == before
@@ -157,7 +159,7 @@ def test_a_gap_in_the_numbers_is_refused(tmp_path: Path) -> None:
     Ledger.open(path).close()
     skipping = MigrationSpec(EXTRA.number + 1, "skips one", ("SELECT 1",))
     engine = connect(path, readonly=False)
-    with pytest.raises(LedgerError, match="migration 2 is missing"):
+    with pytest.raises(LedgerError, match=f"migration {EXTRA.number} is missing"):
         migrate(engine, str(path), MIGRATIONS + (skipping,))
     engine.dispose()
 
@@ -171,3 +173,22 @@ def test_processes_creating_the_same_ledgers_at_once_apply_each_migration_once(
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT count(*) FROM migrations").fetchone() == (len(MIGRATIONS),)
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_arm_rows_written_before_the_gap_interval_read_back_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    engine = connect(path, readonly=False)
+    migrate(engine, str(path), MIGRATIONS[:1])
+    engine.dispose()
+    with sqlite3.connect(path) as db:  # an arm score as schema 1 kept it
+        db.execute(
+            "INSERT INTO arm_scores (evaluation_id, arm, sel_at_k, ci_low, ci_high, gap_closed, "
+            "executions, reward_calls, reward_tokens, generated_tokens, over_budget_problems) "
+            "VALUES (1, 'codet', 0.5, 0.4, 0.6, 0.3, 12, 0, 0, 0, 0)"
+        )
+    Ledger.open(path).close()  # a writer migrates
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT * FROM arm_scores").fetchone()
+    arm = models.ARM_COLUMNS.read(dict(row))
+    assert arm.gap_closed == 0.3 and arm.gap_ci_low is None and arm.gap_ci_high is None

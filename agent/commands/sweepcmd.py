@@ -8,7 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from agent.commands.evalcmd import fmt, progress_bars
+from agent.commands.evalcmd import fmt, fmt_gap, progress_bars
 from harness.analysis.costs import PointCost
 from harness.analysis.crossing import Crossing
 from harness.analysis.sweep import PoolSweep, SweepResult, SweepSpec, run_sweep
@@ -71,9 +71,8 @@ def render_pool(pool: PoolSweep, console: Console) -> None:
             value = fmt(arm.sel_at_k)
             if arm.ci_low is not None:
                 value += f" [{arm.ci_low:.2f}, {arm.ci_high:.2f}]"
-            gap = "—" if arm.gap_closed is None else f"{arm.gap_closed:.0%}"
             spent = point.costs[name]
-            table.add_row("", name, value, gap, f"{spent.executions:.0f}", *_cost(spent))
+            table.add_row("", name, value, fmt_gap(arm), f"{spent.executions:.0f}", *_cost(spent))
         table.add_section()
     console.print(table)
     render_forecast(pool, console)
