@@ -13,6 +13,7 @@ from serverkit import FakeServer, Reply, chat_completion, error, scripted
 from sqlmodel import select
 from synthkit import write_synthetic
 
+from agent.summary import FAILURE_CASES
 from harness.data.suites import split_of
 from ledger.models import Evaluation
 from ledger.store import Ledger
@@ -308,7 +309,7 @@ def test_the_proposer_is_shown_where_the_incumbent_loses_on_dev_only(
     failures = json.loads(raw)["failures"]
     assert failures, "the weak starting selector loses on some dev problem"
     assert "Where the incumbent loses on dev" in prompt
-    for case in failures:  # every dev failure case is shown, with its groups
+    for case in failures[:FAILURE_CASES]:  # the worst dev failure cases, with their groups
         assert f"- {case['task_id']} (`{case['entry_point']}`" in prompt
         assert f"group of {case['groups'][0]['size']}:" in prompt
     tasks = [json.loads(line) for line in suite.read_text().splitlines()]

@@ -1,4 +1,5 @@
-"""Where a selector loses: the error analysis a proposer is shown.
+"""Where a selector loses: the error analysis a proposer is shown, and the morning report's
+per-problem view.
 
 For the problems where a correct candidate was in the first subset and the selector's pick was
 wrong, ordered by what selection lost there (the oracle's value minus the selector's), the
@@ -17,7 +18,7 @@ from harness.judge.design import Design
 from harness.judge.runners import ArmRun
 from harness.results import BehaviourGroup, FailureCase
 
-CASES = 5  # problems shown at most
+CASES = 30  # problems described at most (a proposer's prompt shows the first few)
 GROUPS = 8  # groups shown per problem at most
 
 
