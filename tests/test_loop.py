@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import git
+import optuna
 import pytest
 from loopkit import experiments, finish, make_repo, winnow
 from serverkit import FakeServer, Reply, chat_completion, error, scripted
@@ -227,6 +228,15 @@ def test_search_proposer_offline(research) -> None:
     assert [e.number for e in rows] == [1, 2, 3, 4, 5, 6]
     trial_numbers = [int(e.hypothesis.split()[2].rstrip(":")) for e in rows[1:]]
     assert trial_numbers == sorted(set(trial_numbers))  # no trial asked twice
+    # Each trial of the study says which experiment it became, with its commit and status.
+    (storage,) = (home / "optuna").glob("*.sqlite")
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{storage}")
+    became = {t.user_attrs["experiment"]: t for t in study.trials if "experiment" in t.user_attrs}
+    assert sorted(became) == [e.number for e in rows]
+    for e in rows:
+        attrs = became[e.number].user_attrs
+        assert (attrs["status"], attrs["commit"]) == (e.status, e.commit), e.number
+    assert [became[e.number].number for e in rows[1:]] == trial_numbers
     # The pool's per-problem counts reach the ledger (once per split), so the report draws the
     # pass@k curve of each split, starting at the baseline's pass@1 and ending at its pass@k.
     code, out = finish(winnow(["report", "--run", "search", "--json"], root, home))
