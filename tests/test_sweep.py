@@ -93,6 +93,16 @@ def test_the_small_pool_reaches_the_big_pools_pass1_at_k4(two_pools) -> None:
     assert all(c.curve not in ("random", "oracle") for c in result.crossings)
 
 
+def test_at_k1_every_arm_ships_the_only_candidate_and_scores_pass1(two_pools) -> None:
+    # Every candidate is its own subset at k = 1: no draw's noise lifts an arm off the ceiling.
+    for pool in two_pools[0].pools:
+        point = pool.points[0]
+        assert point.k == 1 and point.pass_at_k == pytest.approx(pool.pass_at_1)
+        assert point.repeats == (SMALL_N if pool.name == "small" else 1)
+        for name, arm in point.arms.items():
+            assert arm.sel_at_k == pytest.approx(pool.pass_at_1, abs=1e-12), (pool.name, name)
+
+
 def test_the_compute_axis_puts_small_at_k16_below_big_at_k1(two_pools) -> None:
     result, _ = two_pools
     small, big = result.pool("small"), result.pool("big")

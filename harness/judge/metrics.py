@@ -2,7 +2,8 @@
 
 - pass@k: the unbiased estimator of Chen et al. (2021), ``1 - C(n-c, k) / C(n, k)``.
 - sel@k: for each problem, R fixed k-subsets of its n candidates are drawn (seeded by the run
-  seed and the task id, identical for every arm: a paired design; with k = n, one subset). An
+  seed and the task id, identical for every arm: a paired design; with k = n, one subset; with
+  k = 1, every candidate alone, so that sel@1 is exactly pass@1 for every arm). An
   arm's pick on a subset is the argmax of its scores; a tie is scored as the expected
   correctness over the tied set, so a constant arm scores exactly the subset's mean.
 - gap closed: ``(sel@k - pass@1) / (pass@k - pass@1)``.
@@ -32,11 +33,15 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def draw_subsets(n: int, k: int, repeats: int, seed: int, task_id: str) -> np.ndarray:
-    """``repeats`` k-subsets of range(n) (a (R, k) int array); one subset when k == n."""
+    """``repeats`` k-subsets of range(n) (a (R, k) int array); one subset when k == n, and
+    every candidate alone (n subsets) when k == 1: a random draw of R singletons would put
+    every arm (they all ship the only candidate) off pass@1 by the draw's noise."""
     if k > n:
         raise ValueError(f"k={k} is larger than the n={n} samples")
     if k == n:
         return np.arange(n)[None, :]
+    if k == 1:
+        return np.arange(n)[:, None]
     digest = hashlib.sha256(f"winnow-subsets-v1:{seed}:{task_id}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
     return np.stack([np.sort(rng.choice(n, size=k, replace=False)) for _ in range(repeats)])
