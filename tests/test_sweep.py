@@ -13,6 +13,7 @@ from synthkit import write_synthetic
 
 from agent.pages.sweeppage import compute_unit
 from harness.analysis.costs import PoolCost, point_cost
+from harness.analysis.crossing import Curves, find_crossings
 from harness.analysis.forecast import expected_pass, fit_beta, forecast_pass
 from harness.analysis.sweep import PoolSpec, SweepResult, SweepSpec, run_sweep
 from harness.config import RunConfig
@@ -163,3 +164,16 @@ def test_the_beta_fit_recovers_a_known_difficulty_spread() -> None:
     ks = np.array([1, 10, 100, 1000])
     truth = 1.0 - np.array([np.mean((1 - p) ** k) for k in ks])
     assert np.allclose(expected_pass(alpha, beta, ks), truth, atol=0.02)
+
+
+def test_the_stronger_pool_is_decided_on_the_problems_both_cover() -> None:
+    # "wide" covers four problems and solves the two easy ones it alone covers; on the two
+    # problems both pools cover, "narrow" is the stronger (0.5 against 0.25), whatever wide's
+    # pass@1 over all its problems (0.625).
+    ks = [1, 2]
+    wide = Curves(["a", "b", "x", "y"], ks, {"pass@k": np.array([[0.25, 0.25, 1, 1]] * 2)},
+                  np.array([0.25, 0.25, 1.0, 1.0]))  # fmt: skip
+    narrow = Curves(["a", "b"], ks, {"pass@k": np.array([[0.5, 0.5]] * 2)}, np.array([0.5, 0.5]))
+    found = {(c.small, c.big): c for c in find_crossings({"wide": wide, "narrow": narrow}, 0)}
+    assert list(found) == [("wide", "narrow")]
+    assert found["wide", "narrow"].problems == 2 and found["wide", "narrow"].target == 0.5
