@@ -151,6 +151,7 @@ def test_the_sweep_forecasts_each_pool_it_can(two_pools) -> None:
     f = result.pool("small").forecast
     assert f is not None and f.ks[0] == 16 and f.ks[-1] == 160  # 10 x the largest k sampled
     assert "not as a power law" in f.note  # every problem has pass@1 = 0.25: no spread
+    assert f.exponent is None and f.scale is None and "no power law" in f.label  # no b = 333
     assert result.pool("big").forecast is None  # one sample per problem: nothing to fit
     assert "one sample per problem" in result.pool("big").forecast_note
 

@@ -92,12 +92,16 @@ def render_forecast(pool: PoolSweep, console: Console) -> None:
         console.print(f"forecast: none ({pool.forecast_note})")
         return
     regression = "—" if f.regression_exponent is None else f"{f.regression_exponent:.3f}"
+    law = (
+        "no power-law exponent (the fit is at its bound)"
+        if f.exponent is None
+        else f"power-law exponent b = {f.exponent:.3f} (a = {fmt(f.scale)})"
+    )
     console.print(
         f"FORECAST (not measured): pass@{f.ks[-1]} ≈ {f.values[-1]:.3f} "
         f"[{f.low[-1]:.3f}, {f.high[-1]:.3f}] from a Beta(α={f.alpha:.3f}, β={f.beta:.3f}) fitted "
-        f"to per-problem pass@1; power-law exponent b = {f.exponent:.3f} (a = {fmt(f.scale)}; "
-        f"a straight line through the measured points gives b = {regression}); the fit is "
-        f"within {f.fit_error:.3f} of every measured pass@k"
+        f"to per-problem pass@1; {law}; a straight line through the measured points gives "
+        f"b = {regression}; the fit is within {f.fit_error:.3f} of every measured pass@k"
     )
     if f.note:
         console.print(f"  [yellow]note:[/] {f.note}")
