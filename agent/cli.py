@@ -72,7 +72,9 @@ SAMPLES = typer.Option(None, help="samples.jsonl ({task_id, completion} per line
 SELF_TESTS = typer.Option(None, "--self-tests", help="self_tests.jsonl ({task_id, tests})")
 POOL = typer.Option(None, help="a pool id in the cache, or a directory with samples.jsonl")
 K = typer.Option(None, "--k", help="candidates per problem to choose from (default: the pool's n)")
-REPEATS = typer.Option(None, help="k-subsets drawn per problem (default 10; one when k = n)")
+REPEATS = typer.Option(
+    None, help="k-subsets drawn per problem (default 60; all of them when there are fewer)"
+)
 SPLIT = typer.Option("all", help="all, dev or holdout")
 SEED = typer.Option(None, help="seed of the subsets and the bootstrap (default 0)")
 CONFIG = typer.Option(None, "--config", help="run config TOML (budget, timeouts, sandbox)")

@@ -15,6 +15,7 @@ from ledgerkit import ROOT, evaluations, proposer_call
 
 from harness.results import EvalResult
 from ledger.errors import LedgerError
+from ledger.migrations import MIGRATIONS
 from ledger.store import Ledger
 
 DIFF = "--- a/experiments/selector.py\n+++ b/experiments/selector.py\n@@\n-old\n+new\n"
@@ -33,7 +34,10 @@ def test_a_new_ledger_is_in_wal_mode_with_its_migrations_recorded(tmp_path: Path
     path = tmp_path / "ledger.sqlite"
     Ledger.open(path).close()
     assert rows(path, "PRAGMA journal_mode") == [("wal",)]
-    assert rows(path, "SELECT number, name FROM migrations") == [(1, "initial schema")]
+    recorded = rows(path, "SELECT number, name FROM migrations ORDER BY number")
+    assert (
+        recorded == [(m.number, m.name) for m in MIGRATIONS] and recorded[0][1] == "initial schema"
+    )
 
 
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
