@@ -220,9 +220,13 @@ def log_command(
     ),
     ledger: Path | None = LEDGER,
     as_json: bool = JSON,
+    as_tsv: bool = typer.Option(
+        False, "--tsv", help="one tab-separated row per experiment, with a header (for pandas)"
+    ),
 ) -> None:
-    """One line per experiment: commit, status, dev sel@k and its change, holdout, cost."""
-    show_log(ledger or ledger_path(), run, status, as_json)
+    """One line per experiment: commit, status and why, dev sel@k and its change, holdout,
+    cost."""
+    show_log(ledger or ledger_path(), run, status, as_json, as_tsv)
 
 
 @app.command("report")

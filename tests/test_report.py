@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import sqlite3
@@ -12,6 +14,7 @@ from ledgerkit import record_run
 from typer.testing import CliRunner
 
 from agent.cli import app
+from ledger.report.export import COLUMNS
 from ledger.store import Ledger
 
 runner = CliRunner()
@@ -39,6 +42,12 @@ def test_log_prints_one_line_per_experiment(overnight: Path) -> None:
     assert "kept" in rows[0] and "start: CodeT" in rows[0]
     assert "discarded" in rows[1] and "#1" in rows[1]  # its change against the incumbent
     assert "running (stale)" in rows[5]
+    # why, in a word or two, after the status
+    at = lines[1].index("why")
+    why = [row[at : at + 14].strip() for row in rows]
+    assert why[0] == "start" and why[2] == "selector_runs" and why[5] == "writer gone"
+    assert why[1] in ("worse", "no change") or why[1].startswith("p=")
+    assert why[4] == "SyntaxError"  # the error the reason names
 
 
 def test_log_json_has_the_scores_and_nulls_where_nothing_was_measured(overnight: Path) -> None:
@@ -214,3 +223,29 @@ def test_a_run_without_experiments_still_reports(tmp_path: Path) -> None:
     code, out, _ = winnow("report", "--ledger", str(path), "--html", str(tmp_path / "r.html"))
     assert code == 0 and "no kept experiment yet" in out
     assert "No experiments recorded yet" in (tmp_path / "r.html").read_text()
+
+
+def test_log_tsv_is_a_flat_table_csv_reads_back_with_every_experiment(overnight: Path) -> None:
+    code, out, _ = winnow("log", "--ledger", str(overnight), "--tsv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out), delimiter="\t"))
+    listed = json.loads(winnow("log", "--ledger", str(overnight), "--json")[1])
+    assert [int(r["number"]) for r in rows] == [e["number"] for e in listed] == [1, 2, 3, 4, 5, 6]
+    assert list(rows[0]) == list(COLUMNS)
+    for row, e in zip(rows, listed, strict=True):
+        assert row["run"] == "overnight" and row["status"] == e["shown_status"]
+        assert row["why"] == e["why"] and row["hypothesis"] == e["hypothesis"]
+        assert row["reason"] == (e["reason"] or "")  # multi-line evidence survives quoting
+        dev = e["dev"] or {}
+        for key in ("sel_at_k", "ci_low", "gap_closed", "gap_ci_high", "pass_at_k"):
+            shown = row[f"dev_{key}"]
+            assert (float(shown) if shown else None) == dev.get(key), key
+        holdout = (e["holdout"] or {}).get("sel_at_k")
+        assert (float(row["holdout_sel_at_k"]) if row["holdout_sel_at_k"] else None) == holdout
+    assert rows[4]["dev_sel_at_k"] == "" and rows[4]["cost_usd"] == ""  # crashed: not 0
+    assert rows[0]["dev_valid"] == "true" and rows[2]["dev_valid"] == "false"
+
+
+def test_log_tsv_and_json_together_is_bad_input(overnight: Path) -> None:
+    code, out, err = winnow("log", "--ledger", str(overnight), "--tsv", "--json")
+    assert code == 2 and out == "" and "--json or --tsv" in err

@@ -7,6 +7,7 @@ The ledger builds the data (``ledger.report.summary``) and the HTML page
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from harness.results import ExperimentStatus
 from ledger.errors import LedgerError
+from ledger.report.export import write_tsv
 from ledger.report.page import write_html
 from ledger.report.summary import Report, build_report
 from ledger.store import Ledger
@@ -23,18 +25,26 @@ from ledger.views import ExperimentView
 STALE = "stale"  # --status stale: running rows whose writer is gone
 
 
-def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> None:
-    """One line per experiment of a run (the latest run unless ``tag``)."""
+def show_log(
+    path: Path, tag: str | None, status: str | None, as_json: bool, as_tsv: bool = False
+) -> None:
+    """One line per experiment of a run (the latest run unless ``tag``); ``as_tsv``: the flat
+    table a notebook reads (``ledger/report/export.py``)."""
     statuses = [s.value for s in ExperimentStatus] + [STALE]
     if status is not None and status not in statuses:
         choices = ", ".join(statuses)
         raise LedgerError(f"unknown status {status!r} (one of {choices})")
+    if as_json and as_tsv:
+        raise LedgerError("give --json or --tsv, not both")
     with Ledger.open(path, readonly=True) as ledger:
         run = ledger.get_run(tag)
         query = ExperimentStatus.RUNNING if status == STALE else status
         experiments = [e for e in ledger.experiments(run.id, query) if status != STALE or e.stale]
     if as_json:
         print(json.dumps([e.to_json() for e in experiments], indent=2))
+        return
+    if as_tsv:
+        write_tsv(run, experiments, sys.stdout)
         return
     simulated = " SIMULATED" if run.simulated else ""
     print(f"run {run.tag} ({run.shown_status}{simulated}) on {run.branch}")
@@ -43,15 +53,19 @@ def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> 
         print(log_line(e))
 
 
+WHY = 14  # width of the why column: "p=0.065", "not_random", "same as #12"
+
+
 def log_header() -> str:
     return (
-        f"{'#':>4}  {'commit':8}  {'status':15}  {'dev':>6}  {'vs incumbent':>22}  "
-        f"{'gap':>5}  {'holdout':>7}  {'cost':>8}  hypothesis"
+        f"{'#':>4}  {'commit':8}  {'status':15}  {'why':{WHY}}  {'dev':>6}  "
+        f"{'vs incumbent':>22}  {'gap':>5}  {'holdout':>7}  {'cost':>8}  hypothesis"
     )
 
 
 def log_line(e: ExperimentView) -> str:
-    """A fixed-width, greppable line: number, commit, status, scores, cost, hypothesis."""
+    """A fixed-width, greppable line: number, commit, status and why, scores, cost,
+    hypothesis."""
     change = "—"
     if e.dev_delta is not None:
         lower = "—" if e.dev_delta_lower is None else f"{e.dev_delta_lower:+.3f}"
@@ -59,8 +73,10 @@ def log_line(e: ExperimentView) -> str:
     score = e.dev.score if e.dev else None
     gap = "—" if score is None or score.gap_closed is None else f"{score.gap_closed:.0%}"
     hypothesis = e.hypothesis.splitlines()[0] if e.hypothesis else ""
+    why = e.why()
+    why = why if len(why) <= WHY else why[: WHY - 1] + "…"
     return (
-        f"{e.number:>4}  {(e.commit or '—')[:8]:8}  {e.shown_status:15}  "
+        f"{e.number:>4}  {(e.commit or '—')[:8]:8}  {e.shown_status:15}  {why:{WHY}}  "
         f"{_num(e.sel_at_k('dev')):>6}  {change:>22}  {gap:>5}  "
         f"{_num(e.sel_at_k('holdout')):>7}  {_money(e.cost_usd):>8}  {hypothesis}"
     )
