@@ -34,6 +34,12 @@ from ledger.models import (
 )
 
 V = TypeVar("V")
+DECIDED = (  # an experiment's statuses that are a decision: what the keep rate counts
+    ExperimentStatus.KEPT,
+    ExperimentStatus.DISCARDED,
+    ExperimentStatus.CRASHED,
+    ExperimentStatus.INVALID,
+)
 
 
 def writer_alive(host: str, pid: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -141,7 +142,11 @@ def test_report_json_gives_the_morning_review(overnight: Path) -> None:
     data = json.loads(out)
     assert data["run"]["tag"] == "overnight" and data["simulated"] is False
     assert data["best"] == 1
-    assert data["kept"] == 1 and data["decided"] == 5 and data["keep_rate"] == 0.2
+    # The start is kept without being compared with anything: neither a change nor a keep.
+    assert data["kept"] == 0 and data["decided"] == 4 and data["keep_rate"] == 0.0
+    verdict = data["verdict"]
+    assert (verdict["start"], verdict["best"], verdict["changes"]) == (1, 1, [])
+    assert verdict["headline"].startswith("Nothing beat the start (#1): 0 of 4 changes kept.")
     assert data["statuses"] == {
         "kept": 1, "discarded": 2, "invalid": 1, "crashed": 1, "running (stale)": 1,
     }  # fmt: skip
@@ -186,7 +191,8 @@ def test_report_in_the_terminal_names_the_best_and_the_failures(overnight: Path)
     code, out, _ = winnow("report", "--ledger", str(overnight))
     assert code == 0
     assert "run overnight" in out and "best selector: #1" in out
-    assert "keep rate 20% (1 kept of 5 decided)" in out
+    assert "keep rate 0% (0 of 4 changes kept; 2 discarded, 1 invalid, 1 crashed" in out
+    assert "verdict: Nothing beat the start (#1)" in out
     assert "check failed: selector_runs" in out and "SIMULATED" not in out
 
 
@@ -206,9 +212,10 @@ def test_report_html_replaces_its_own_page_but_nothing_else(
     for _ in range(2):
         code, out, _ = winnow("report", "--ledger", str(overnight), "--html", str(page))
         assert code == 0 and f"wrote {page}" in out
-    html = page.read_text().replace("xmlns='http://www.w3.org/2000/svg'", "")
-    for external in ("<script", "<link", "src=", "http://", "https://", "url("):
+    html = page.read_text()
+    for external in ("<script", "<link", "src=", "http://", "https://", "@import"):
         assert external not in html  # self-contained: nothing to fetch, nothing to run
+    assert re.findall(r"url\((?!#)", html) == []  # only references inside the page (clip paths)
     notes = tmp_path / "notes.html"
     notes.write_text("<html>my notes</html>")
     code, _, err = winnow("report", "--ledger", str(overnight), "--html", str(notes))

@@ -19,6 +19,7 @@ from ledger.errors import LedgerError
 from ledger.report.export import write_tsv
 from ledger.report.page import write_html
 from ledger.report.summary import Report, build_report
+from ledger.report.verdict import Delta
 from ledger.store import Ledger
 from ledger.views import ExperimentView
 
@@ -98,6 +99,8 @@ def show_report(path: Path, tag: str | None, html: Path | None, as_json: bool) -
 
 
 def render_report(r: Report, console: Console) -> None:
+    """The verdict first, then what was tried, where selection loses, the baselines, the
+    failures and the spend."""
     run = r.run
     if r.simulated:
         console.print("[bold black on yellow] SIMULATED [/] this run's pool was simulated")
@@ -115,11 +118,60 @@ def render_report(r: Report, console: Console) -> None:
             f"{_num(best.sel_at_k('dev'))}, holdout {_num(best.sel_at_k('holdout'))}: "
             f"{best.hypothesis}"
         )
+        console.print(f"[bold]verdict:[/] {r.verdict.headline}")
+        console.print(_verdict_table(r))
     keep = "—" if r.keep_rate is None else f"{r.keep_rate:.0%}"
-    console.print(f"keep rate {keep} ({r.kept} kept of {r.decided} decided)")
+    others = ", ".join(
+        f"{r.statuses[status]} {status}"
+        for status in ("discarded", "invalid", "crashed", "interrupted", "running (stale)")
+        if r.statuses.get(status)
+    )
+    console.print(
+        f"keep rate {keep} ({r.kept} of {r.decided} changes kept"
+        + (f"; {others}" if others else "")
+        + ")"
+    )
+    for split, losses in r.losses.items():
+        better = ", ".join(f"{t.arm} on {t.better}" for t in losses.tallies if t.better)
+        console.print(
+            f"where it still loses on {split}: {losses.lost_problems} of {losses.problems} "
+            f"problems, {losses.lost_mean:.3f} of sel@k short of oracle"
+            + (f"; arms better than it on some: {better}" if better else "")
+        )
     console.print(_baselines_table(r))
     console.print(_failures_table(r))
     console.print(_spend_table(r))
+
+
+def _verdict_table(r: Report) -> Table:
+    """The best against the start and the best baseline, and every kept change against its
+    incumbent: dev and holdout differences with their 95% intervals."""
+    v = r.verdict
+    table = Table(header_style="bold")
+    for column in ("comparison", "dev Δ [95% CI]", "holdout Δ [95% CI]", "holdout says"):
+        table.add_column(column, justify="left" if column == "comparison" else "right")
+    rows: list[tuple[str, Delta | None, Delta | None, str]] = []
+    if v.vs_start:
+        holdout = v.vs_start.get("holdout")
+        says = holdout.reading if holdout else "not measured"
+        rows.append((f"best #{v.best} − start #{v.start}", v.vs_start.get("dev"), holdout, says))
+    if v.baseline:
+        holdout = v.vs_baseline.get("holdout")
+        says = holdout.reading if holdout else "not measured"
+        name = f"best #{v.best} − best baseline {v.baseline}"
+        rows.append((name, v.vs_baseline.get("dev"), holdout, says))
+    for c in v.changes:
+        rows.append((f"kept #{c.number} − #{c.incumbent}", c.dev, c.holdout, c.holds))
+    for name, dev, holdout, says in rows:
+        table.add_row(name, _delta(dev), _delta(holdout), says)
+    return table
+
+
+def _delta(d: Delta | None) -> str:
+    if d is None:
+        return "—"
+    color = {"better": "green", "worse": "red"}.get(d.reading, "default")
+    return f"[{color}]{d.estimate:+.3f}[/] [{d.low:+.3f}, {d.high:+.3f}]"
 
 
 def _baselines_table(r: Report) -> Table:
