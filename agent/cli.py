@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import typer
 
 from agent.commands.evalcmd import check_exit, default_selector, emit, run_eval
-from agent.commands.reportcmd import show_log, show_report
+from agent.commands.reportcmd import show_log, show_report, show_runs
 from agent.commands.runcmd import run_loop
 from agent.commands.samplecmd import emit as emit_sample
 from agent.commands.samplecmd import run_sample
@@ -232,13 +232,18 @@ def log_command(
 @app.command("report")
 @user_errors
 def report_command(
-    run: str | None = RUN_TAG,
+    run: list[str] = typer.Option(
+        [], "--run", help="the run's tag (default: the latest); repeated: the runs side by side"
+    ),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
     ledger: Path | None = LEDGER,
     as_json: bool = JSON,
 ) -> None:
-    """The morning review: the run, baselines, best selector, keep rate, failures, spend."""
-    show_report(ledger or ledger_path(), run, html, as_json)
+    """The morning review: the verdict, progress, experiments, cost, where selection loses."""
+    if len(run) > 1:
+        show_runs(ledger or ledger_path(), run, html, as_json)
+    else:
+        show_report(ledger or ledger_path(), run[0] if run else None, html, as_json)
 
 
 # -- winnow sample -------------------------------------------------------------------------------

@@ -256,3 +256,40 @@ def test_log_tsv_is_a_flat_table_csv_reads_back_with_every_experiment(overnight:
 def test_log_tsv_and_json_together_is_bad_input(overnight: Path) -> None:
     code, out, err = winnow("log", "--ledger", str(overnight), "--tsv", "--json")
     assert code == 2 and out == "" and "--json or --tsv" in err
+
+
+@pytest.fixture(scope="module")
+def two_nights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("two-nights") / "ledger.sqlite"
+    record_run(path, tag="first").close()
+    record_run(path, tag="second").close()
+    return path
+
+
+def test_report_puts_runs_side_by_side(two_nights: Path, tmp_path: Path) -> None:
+    page = tmp_path / "runs.html"
+    code, out, _ = winnow(
+        "report", "--ledger", str(two_nights), "--run", "first", "--run", "second", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert [r["tag"] for r in data["runs"]] == ["first", "second"] and data["same_directive"]
+    first = data["runs"][0]
+    assert (first["best"], first["kept"], first["decided"], first["k"]) == (1, 0, 4, 4)
+    assert first["program_hash"] == "sha256:program" and first["baseline"] is not None
+    # The two bests were evaluated on the same problems, pool, k and seed: paired, here equal.
+    pairs = {p["split"]: p for p in data["pairs"]}
+    assert set(pairs) == {"dev", "holdout"}
+    for pair in pairs.values():
+        assert pair["why_not"] == "" and pair["delta"]["estimate"] == 0.0
+    code, out, _ = winnow("report", "--ledger", str(two_nights), "--run", "first", "--run",
+                          "second", "--html", str(page))  # fmt: skip
+    assert code == 0 and "runs side by side" in out and f"wrote {page}" in out
+    html = page.read_text()
+    assert 'id="runs"' in html and 'id="pairs"' in html and "<svg" in html
+    assert html.count("Nothing beat the start (#1)") == 2  # each run's verdict
+
+
+def test_a_run_named_twice_is_bad_input(two_nights: Path) -> None:
+    code, _, err = winnow("report", "--ledger", str(two_nights), "--run", "first", "--run", "first")
+    assert code == 2 and "names a run twice" in err

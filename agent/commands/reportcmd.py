@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from rich.table import Table
 from harness.results import ExperimentStatus
 from ledger.errors import LedgerError
 from ledger.report.export import write_tsv
-from ledger.report.page import write_html
+from ledger.report.page import write_html, write_runs_html
+from ledger.report.runs import RunRow, RunsComparison, compare_runs
 from ledger.report.summary import Report, build_report
 from ledger.report.verdict import Delta
 from ledger.store import Ledger
@@ -96,6 +98,58 @@ def show_report(path: Path, tag: str | None, html: Path | None, as_json: bool) -
     render_report(report, console)
     if html is not None:
         console.print(f"wrote {html}")
+
+
+def show_runs(path: Path, tags: list[str], html: Path | None, as_json: bool) -> None:
+    """Runs side by side (``ledger/report/runs.py``) in the terminal (or JSON), and as a page."""
+    if len(set(tags)) != len(tags):
+        raise LedgerError(f"--run names a run twice: {', '.join(tags)}")
+    with Ledger.open(path, readonly=True) as ledger:
+        comparison = compare_runs(ledger, tags)
+    if html is not None:
+        write_runs_html(comparison, html)
+    if as_json:
+        print(json.dumps(comparison.to_json(), indent=2, default=str))
+        return
+    console = Console()
+    render_runs(comparison, console)
+    if html is not None:
+        console.print(f"wrote {html}")
+
+
+def render_runs(c: RunsComparison, console: Console) -> None:
+    for row in c.runs:
+        console.print(f"[bold]{row.tag}[/]: {row.headline}")
+    table = Table(title="runs side by side", title_justify="left", header_style="bold")
+    table.add_column("")
+    for row in c.runs:
+        table.add_column(row.tag, justify="right")
+    fields: list[tuple[str, Callable[[RunRow], str]]] = [
+        ("directive (program.md)", lambda r: r.program_hash),
+        ("proposer", lambda r: r.proposer),
+        ("pool", lambda r: (r.pool_id or "—") + (" SIMULATED" if r.simulated else "")),
+        ("k, subsets, seed", lambda r: f"{r.k}, {r.repeats}, {r.seed}"),
+        ("changes kept", lambda r: f"{r.kept} of {r.decided} ({_pct(r.keep_rate)})"),
+        ("best", lambda r: f"#{r.best}" if r.best else "—"),
+        ("best dev / holdout", lambda r: "{} / {}".format(
+            _num(r.best_values.get("dev")), _num(r.best_values.get("holdout")))),
+        ("best − start, dev", lambda r: _delta(r.vs_start.get("dev"))),
+        ("best − start, holdout", lambda r: _delta(r.vs_start.get("holdout"))),
+        ("best baseline", lambda r: r.baseline or "—"),
+        ("best − it, dev", lambda r: _delta(r.vs_baseline.get("dev"))),
+        ("best − it, holdout", lambda r: _delta(r.vs_baseline.get("holdout"))),
+        ("money", lambda r: _money(r.cost_usd)),
+        ("executions", lambda r: f"{r.executions:,}"),
+        ("wall time", lambda r: "—" if r.wall_seconds is None else f"{r.wall_seconds:.0f} s"),
+    ]  # fmt: skip
+    for name, value in fields:
+        table.add_row(name, *[value(row) for row in c.runs])
+    console.print(table)
+    if not c.same_directive:
+        console.print("the runs' directives differ (program.md)")
+    for p in c.pairs:
+        shown = _delta(p.delta) if p.delta else f"not paired: {p.why_not}"
+        console.print(f"best of {p.a} − best of {p.b}, {p.split}: {shown}")
 
 
 def render_report(r: Report, console: Console) -> None:
@@ -241,6 +295,10 @@ def _spend_table(r: Report) -> Table:
 
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
 
 
 def _money(value: float | None) -> str:

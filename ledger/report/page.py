@@ -19,7 +19,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
 from harness.results import ArmResult
+from ledger.database import utc_now
 from ledger.errors import LedgerError
+from ledger.report.runs import RunsComparison
 from ledger.report.summary import Report
 
 GENERATOR = "winnow report"  # the <meta name="generator"> that marks a page as ours
@@ -88,6 +90,21 @@ def flat(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 def write_html(report: Report, path: Path) -> None:
     """Write the page to ``path`` (atomically); never replace a file that is not ours."""
     write_page(path, lambda: render_html(report), GENERATOR, "report")
+
+
+def render_runs_html(comparison: RunsComparison) -> str:
+    """Runs side by side (``winnow report --run A --run B``) as one page."""
+    from ledger.report.plots import runs_chart  # matplotlib: see render_html
+
+    template = page_environment("ledger.report").get_template("runs.html.j2")
+    return template.render(
+        c=comparison, generator=GENERATOR, chart=runs_chart(comparison), generated=utc_now()
+    )
+
+
+def write_runs_html(comparison: RunsComparison, path: Path) -> None:
+    """Write the runs' page (a Winnow report page: it may replace an earlier one)."""
+    write_page(path, lambda: render_runs_html(comparison), GENERATOR, "report")
 
 
 def write_page(path: Path, render: Callable[[], str], generator: str, kind: str) -> None:

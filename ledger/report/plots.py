@@ -14,8 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from harness.results import ExperimentStatus
-from ledger.report.figures import axis_data, drawing, svg_of, zoomed
-from ledger.report.summary import Report
+from ledger.report.figures import PALETTE, axis_data, drawing, svg_of, zoomed
+from ledger.report.runs import RunsComparison
+from ledger.report.summary import Report, running_best
 from ledger.views import ExperimentView
 
 KEPT, OTHER, FAILED = "#009E73", "#9a9fab", "#C62828"
@@ -43,7 +44,7 @@ def progress_chart(report: Report) -> tuple[str, list[str]] | None:
     scored = [(e, v) for e in exps if (v := e.sel_at_k("dev")) is not None]
     failed = [e for e in exps if e.sel_at_k("dev") is None]
     kept = [(e, v) for e, v in scored if e.status == ExperimentStatus.KEPT]
-    steps, holdout = _running_best(exps)
+    steps, holdout = running_best(exps)
     data = [v for _, v in scored] + [v for _, v in steps] + [v for _, v in holdout]
     base = report.verdict.baseline
     base_value = report.verdict.baseline_values.get("dev") if base else None
@@ -88,26 +89,6 @@ def progress_chart(report: Report) -> tuple[str, list[str]] | None:
 def _k(report: Report) -> str:
     dev = report.baselines.get("dev")
     return str(dev.k) if dev else "k"
-
-
-def _running_best(
-    exps: list[ExperimentView],
-) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """The incumbent's dev sel@k after each kept experiment, and the same commits' holdout."""
-    steps: list[tuple[float, float]] = []
-    holdout: list[tuple[float, float]] = []
-    for e in exps:
-        if e.status != ExperimentStatus.KEPT:
-            continue
-        if (dev := e.sel_at_k("dev")) is not None:
-            steps.append((e.number, dev))
-        if (held := e.sel_at_k("holdout")) is not None:
-            holdout.append((e.number, held))
-    last = exps[-1].number
-    for line in (steps, holdout):
-        if line and line[-1][0] < last:
-            line.append((last, line[-1][1]))
-    return steps, holdout
 
 
 def _label_kept(ax: Axes, kept: list[tuple[ExperimentView, float]], lo: float, hi: float) -> None:
@@ -196,3 +177,30 @@ def pass_curve_chart(report: Report) -> str | None:
         ax.yaxis.set_major_formatter("{x:.0%}")
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
         return svg_of(fig, "chart passk")
+
+
+def runs_chart(comparison: RunsComparison) -> str | None:
+    """Each run's running best on dev (solid) and the same commits on holdout (dashed),
+    against the experiment number, one colour per run."""
+    lines = [row for row in comparison.runs if row.steps]
+    if not lines:
+        return None
+    values = [v for row in lines for _, v in row.steps + row.holdout_steps]
+    lo, hi = zoomed(values)
+    with drawing(3.8) as fig:
+        ax = fig.add_subplot()
+        ax.set_ylim(lo, hi)
+        for i, row in enumerate(lines):
+            color = PALETTE[i % len(PALETTE)]
+            xs, ys = zip(*row.steps, strict=True)
+            ax.step(xs, ys, where="post", color=color, lw=2, label=f"{row.tag}: dev")
+            if row.holdout_steps:
+                xs, ys = zip(*row.holdout_steps, strict=True)
+                ax.step(xs, ys, where="post", color=color, lw=1.5, ls=(0, (5, 2)),
+                        label=f"{row.tag}: holdout")  # fmt: skip
+        ax.set_xlabel("experiment")
+        ax.set_ylabel("the incumbent's sel@k")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter("{x:.3f}")
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+        return svg_of(fig, "chart runs", axis_data(ax, min(values), max(values)))

@@ -299,3 +299,23 @@ def _spend(session: Session, run: RunView, experiments: list[ExperimentView]) ->
         experiment_seconds=sum(e.duration_s or 0.0 for e in experiments),
         wall_seconds=wall,
     )
+
+
+def running_best(
+    exps: list[ExperimentView],
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """The incumbent's dev sel@k after each kept experiment, and the same commits' holdout."""
+    steps: list[tuple[float, float]] = []
+    holdout: list[tuple[float, float]] = []
+    for e in exps:
+        if e.status != ExperimentStatus.KEPT:
+            continue
+        if (dev := e.sel_at_k("dev")) is not None:
+            steps.append((e.number, dev))
+        if (held := e.sel_at_k("holdout")) is not None:
+            holdout.append((e.number, held))
+    last = exps[-1].number
+    for line in (steps, holdout):
+        if line and line[-1][0] < last:
+            line.append((last, line[-1][1]))
+    return steps, holdout
