@@ -36,7 +36,7 @@ STYLE: dict[RcKeyType, Any] = {
     "grid.linewidth": 0.8,
     "axes.edgecolor": "#888899",
     "axes.titlesize": 11.0,
-    "axes.titleweight": "semibold",
+    "axes.titleweight": "bold",
     "axes.titlelocation": "left",
     "legend.frameon": False,
     "legend.fontsize": 8.5,
@@ -60,12 +60,20 @@ def drawing(height_in: float, width_in: float = WIDTH_IN) -> Iterator[Figure]:
         yield Figure(figsize=(width_in, height_in), layout="constrained")
 
 
-def svg_of(fig: Figure, css: str, data: Mapping[str, Any] | None = None) -> str:
-    """The figure as an inline ``<svg>`` element with ``class=css`` and ``data-*`` attributes."""
+def svg_of(
+    fig: Figure,
+    css: str,
+    data: Mapping[str, Any] | None = None,
+    titles: Mapping[str, str] | None = None,
+) -> str:
+    """The figure as an inline ``<svg>`` element with ``class=css`` and ``data-*`` attributes;
+    ``titles`` maps an artist's ``gid`` to the tooltip (an SVG ``<title>``) its group gets."""
     out = io.StringIO()
     fig.savefig(out, format="svg", metadata={"Date": None})
     text = _METADATA.sub("", _PROLOGUE.sub("", out.getvalue()))
     text = text.replace("xlink:href", "href")
+    for gid, title in (titles or {}).items():
+        text = text.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{escape(title)}</title>', 1)
     root = _ROOT.search(text)
     assert root is not None, "matplotlib wrote no <svg> element"
     viewbox = re.search(r'viewBox="([^"]*)"', root.group(0))
