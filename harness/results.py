@@ -300,7 +300,10 @@ class FailureCase(Record):
     lost: float
     """The oracle's value minus the selector's on this problem, over its subsets."""
     candidates: int
-    """Candidates in the subset shown (the problem's first)."""
+    """Candidates in the subset shown."""
+    subset: int = 0
+    """Which of the problem's subsets is shown (0: the first): the first holding a correct
+    candidate on which the selector picked a wrong one."""
     groups: list[BehaviourGroup]
     """The largest groups, and always the picked one and those holding correct candidates."""
 
