@@ -4,11 +4,12 @@ For each problem of the best experiment's evaluation: whether a correct candidat
 pool's count of correct samples, and the share of the k-subsets holding one: the ``oracle``
 arm's value), what the best selector recovered, what it lost (oracle minus selector), and which
 arms did better there. For the problems it lost, the evaluation's failure cases (recorded by the
-harness in its raw JSON, ``harness.results.FailureCase``) give the candidates of the first subset
-grouped by behaviour, with each group's signals side by side: size, self-tests passed, output
+harness in its raw JSON, ``harness.results.FailureCase``) give the candidates of a subset on
+which it picked wrong with a correct candidate in view, grouped by behaviour, with each group's
+signals side by side: size, self-tests passed, output
 agreement, the prompt's examples passed, whether the selector picked it, how many members are
 correct. Per-candidate logprob and reward scores are not recorded; the ``logprob`` and reward
-arms' own picks (right or wrong) stand for them.
+arms' own values on the problem stand for them.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class ProblemLoss:
     value: float  # the best selector's value (share of subsets it picked right)
     lost: float  # oracle - value
     better: list[tuple[str, float]]  # arms that did better on it, best first
-    signals: dict[str, bool]  # the signal arms' first-subset picks: right or wrong
+    signals: dict[str, float]  # the signal arms' values (share of subsets they got right)
     case: FailureCase | None  # its groups, where the harness described it
 
 
