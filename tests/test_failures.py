@@ -30,6 +30,6 @@ def test_each_case_shows_a_subset_the_selector_got_wrong(tmp_path: Path) -> None
     for case in cases:
         assert case.lost == lost[case.task_id] and case.candidates == 3
         picked = [g for g in case.groups if g.picked]
-        assert len(picked) == 1 and picked[0].correct == 0  # it picked wrong ...
+        assert len(picked) == 1 and picked[0].correct < picked[0].size  # it picked wrong ...
         assert any(g.correct > 0 for g in case.groups)  # ... with a correct candidate in view
         assert sum(g.size for g in case.groups) == 3

@@ -140,7 +140,8 @@ def _references(
         ax.annotate(" = ".join(text for text, _, _, _ in group), (1.0, group[-1][1]),
                     xycoords=("axes fraction", "data"), xytext=(-4, 3),
                     textcoords="offset points", ha="right", va="bottom", fontsize=8,
-                    color=group[0][2])  # fmt: skip
+                    color=group[0][2], zorder=5, bbox={"boxstyle": "round,pad=0.15",
+                    "fc": "white", "ec": "none", "alpha": 0.85})  # fmt: skip
     return off
 
 
