@@ -23,6 +23,8 @@ from harness.analysis.sweep import PoolSweep, SweepResult
 from ledger.report.figures import PALETTE, drawing, svg_of
 
 CEILING = "#222222"  # pass@k, the ceiling every arm is drawn under
+TARGET = "#555566"  # another pool's pass@1, a dashed line (one dash pattern per pool)
+DASHES = ("--", "-.", ":")
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "<", ">", "h")  # one per arm (or pool, in (b))
 HIDDEN = ("oracle",)  # drawn as the pass@k ceiling instead (on subsets it estimates the same)
 NO_GAP = ("random", "oracle")  # close 0% and 100% of the gap by construction
@@ -174,7 +176,7 @@ def k_chart(result: SweepResult, pool: PoolSweep) -> str:
             titles[gid] = "; ".join(curve.tips)
         others = [o for o in result.pools if o.name != pool.name]
         for j, other in enumerate(others):
-            ax.axhline(other.pass_at_1, color=PALETTE[(j + 3) % len(PALETTE)], ls="--", lw=1.2,
+            ax.axhline(other.pass_at_1, color=TARGET, ls=DASHES[j % len(DASHES)], lw=1.3,
                        label=f"pool {other.name} pass@1 {other.pass_at_1:.3f}")  # fmt: skip
         _k_axis(ax, tick_ks)
         top = max([p.pass_high for p in pool.points] + (f.high if f else []) +
@@ -227,6 +229,7 @@ def compute_chart(
                         marker=marker, lw=1.4, ms=4, label=f"{name}{curve.label}")  # fmt: skip
                 xs += [x for x, _ in curve.points]
             xs += [x for x, _ in ceiling]
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(v)))
         if xs:
             _enough_ticks(ax, xs)
         ax.set_xlabel(label)
@@ -235,6 +238,11 @@ def compute_chart(
         ax.set_title("The same against compute: every pool on one axis")
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), ncols=1 if len(xs) < 60 else 2)
         return svg_of(fig, "chart sweep-compute", {"unit": unit})
+
+
+def _plain(value: float) -> str:
+    """A compute tick: 100, 2,000, or 1e+12 for FLOPs."""
+    return f"{value:,.0f}" if 1 <= value < 1e5 else f"{value:.0e}" if value >= 1e5 else f"{value:g}"
 
 
 def _enough_ticks(ax: Axes, xs: list[float]) -> None:
@@ -316,7 +324,7 @@ def crossing_chart(result: SweepResult, pool: PoolSweep) -> str | None:
                     label=curve.label, **_style(i))  # type: ignore[arg-type]  # fmt: skip
         for j, big in enumerate(dict.fromkeys(c.big for c in found)):
             target = next(c.target for c in found if c.big == big)
-            ax.axhline(target, color=PALETTE[(j + 3) % len(PALETTE)], ls="--", lw=1.2,
+            ax.axhline(target, color=TARGET, ls=DASHES[j % len(DASHES)], lw=1.3,
                        label=f"pool {big} pass@1 {target:.3f}")  # fmt: skip
         for n, c in enumerate(x for x in found if x.k is not None and x.value is not None):
             high = c.k_high if c.k_high is not None else c.largest_k

@@ -42,10 +42,12 @@ STYLE: dict[RcKeyType, Any] = {
     "legend.fontsize": 8.5,
 }
 WIDTH_IN = 11.8  # inches at 100 dpi: the pages' 1180 px content width
-# A qualitative palette (Okabe-Ito, distinguishable with colour blindness), one colour per name.
+# A qualitative palette, one colour per name: Okabe-Ito's (distinguishable with colour
+# blindness; its black and yellow left out: black is the pass@k ceiling's, yellow unreadable on
+# white) and then enough others that the dozen arms of an evaluation never share one.
 PALETTE = (
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
-    "#8c564b", "#7f7f7f",
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8c564b", "#9467bd",
+    "#7f7f7f", "#17becf", "#bcbd22", "#1f3a93", "#b8860b", "#e7298a",
 )  # fmt: skip
 _PROLOGUE = re.compile(r"\A.*?(?=<svg\b)", re.S)
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
