@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import typer
 
 from agent.commands.evalcmd import check_exit, default_selector, emit, run_eval
-from agent.commands.reportcmd import show_log, show_report
+from agent.commands.reportcmd import show_log, show_report, show_runs
 from agent.commands.runcmd import run_loop
 from agent.commands.samplecmd import emit as emit_sample
 from agent.commands.samplecmd import run_sample
@@ -98,7 +98,9 @@ SAMPLES = typer.Option(None, help="samples.jsonl ({task_id, completion} per line
 SELF_TESTS = typer.Option(None, "--self-tests", help="self_tests.jsonl ({task_id, tests})")
 POOL = typer.Option(None, help="a pool id in the cache, or a directory with samples.jsonl")
 K = typer.Option(None, "--k", help="candidates per problem to choose from (default: the pool's n)")
-REPEATS = typer.Option(None, help="k-subsets drawn per problem (default 10; one when k = n)")
+REPEATS = typer.Option(
+    None, help="k-subsets drawn per problem (default 60; all of them when there are fewer)"
+)
 SPLIT = typer.Option("all", help="all, dev or holdout")
 SEED = typer.Option(None, help="seed of the subsets and the bootstrap (default 0)")
 CONFIG = typer.Option(None, "--config", help="run config TOML (budget, timeouts, sandbox)")
@@ -250,25 +252,33 @@ def log_command(
     ),
     ledger: Path | None = LEDGER,
     as_json: bool = JSON,
+    as_tsv: bool = typer.Option(
+        False, "--tsv", help="one tab-separated row per experiment, with a header (for pandas)"
+    ),
 ) -> None:
     """One line per experiment of a run.
 
     Commit, status and why, dev sel@k and its change, holdout, cost."""
-    show_log(ledger or ledger_path(), run, status, as_json)
+    show_log(ledger or ledger_path(), run, status, as_json, as_tsv)
 
 
 @app.command("report")
 @user_errors
 def report_command(
-    run: str | None = RUN_TAG,
+    run: list[str] = typer.Option(
+        [], "--run", help="the run's tag (default: the latest); repeated: the runs side by side"
+    ),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
     ledger: Path | None = LEDGER,
     as_json: bool = JSON,
 ) -> None:
     """The morning review of a run.
 
-    The verdict, the baselines, the best selector, keep rate, failures, spend."""
-    show_report(ledger or ledger_path(), run, html, as_json)
+    The verdict, progress, experiments, cost, where selection loses."""
+    if len(run) > 1:
+        show_runs(ledger or ledger_path(), run, html, as_json)
+    else:
+        show_report(ledger or ledger_path(), run[0] if run else None, html, as_json)
 
 
 # -- winnow sample -------------------------------------------------------------------------------

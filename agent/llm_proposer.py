@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-from agent.proposal import Context, Proposal, ProposalFailed, ProposerDown
+from agent.proposal import Context, Outcome, Proposal, ProposalFailed, ProposerDown
 from agent.settings import ProposerConfig
 from harness import llm
 from harness.results import ModelCall, Purpose
@@ -115,7 +115,7 @@ class LLMProposer:
             f"{len(problems)} answers were not usable proposals (last: {problems[-1]})", calls
         )
 
-    def tell(self, proposal: Proposal, value: float | None) -> None:
+    def tell(self, proposal: Proposal, value: float | None, outcome: Outcome) -> None:
         """The LLM learns from the run summary in its next prompt, not from a callback."""
 
     def _ask(self, messages: list[dict[str, Any]], calls: list[ModelCall]) -> str:

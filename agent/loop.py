@@ -40,6 +40,7 @@ from agent.poolsource import PoolSource, sampling_cost
 from agent.proposal import (
     Context,
     NothingNew,
+    Outcome,
     Proposal,
     ProposalFailed,
     Proposer,
@@ -58,7 +59,7 @@ from harness.errors import InputError
 from harness.execution.launch import SandboxError
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.judge.significance import Confirmation, Decision, OnlineFdr, confirm, decide
-from harness.results import EvalResult, ModelCall
+from harness.results import EvalResult, ExperimentStatus, ModelCall
 from ledger.errors import LedgerError
 from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
@@ -380,14 +381,14 @@ class Loop:
             exp, "kept", "the baseline every change is compared with", commit, 0.0
         )
         self.seen[self.branch.experiments_hash(commit)] = (number, "kept", _sel(dev))
-        self._tell_seed(dev)
+        self._tell_seed(dev, Outcome(number, ExperimentStatus.KEPT, commit))
         self.say(f"#{number} baseline: dev {_fmt(_sel(dev))}, holdout {_fmt(_sel(holdout))}")
         return Incumbent(number, commit, dev, dev.pool)
 
-    def _tell_seed(self, dev: EvalResult) -> None:
+    def _tell_seed(self, dev: EvalResult, outcome: Outcome) -> None:
         seed_with = getattr(self.proposer, "seed_with", None)
         if seed_with is not None:
-            seed_with(self.branch.experiment_files(), _sel(dev))
+            seed_with(self.branch.experiment_files(), _sel(dev), outcome)
 
     def _step(self, incumbent: Incumbent) -> Incumbent:
         files = self.branch.experiment_files()
@@ -406,7 +407,7 @@ class Loop:
         diff = unified_diff(files, proposal.files)
         outside = outside_experiments(list(proposal.files))
         if outside:
-            self.proposer.tell(proposal, None)
+            self.proposer.tell(proposal, None, Outcome(number, ExperimentStatus.INVALID, None))
             return self._reject(
                 incumbent,
                 number,
@@ -465,7 +466,9 @@ class Loop:
                     confirmation = self._confirm(holdout)
                 self.seen[tree] = (number, status, _sel(dev) if dev else None)
         except Stop:
-            self.proposer.tell(proposal, None)
+            self.proposer.tell(
+                proposal, None, Outcome(number, ExperimentStatus.INTERRUPTED, commit)
+            )
             raise
         message = commit_message(
             proposal.hypothesis,
@@ -503,7 +506,11 @@ class Loop:
         )
         if decision is not None:  # a test of the run, now recorded
             self.fdr = self.fdr.record(decision.keep)
-        self.proposer.tell(proposal, _sel(dev) if dev is not None and dev.valid else None)
+        self.proposer.tell(
+            proposal,
+            _sel(dev) if dev is not None and dev.valid else None,
+            Outcome(number, ExperimentStatus(status), commit),
+        )
         self.failures = self.failures + 1 if status in ("invalid", "crashed") else 0
         shown = reason if reason.startswith(status) else f"{status}: {reason}"
         self.say(f"#{number} {shown}")

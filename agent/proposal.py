@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
-from harness.results import ModelCall
+from harness.results import ExperimentStatus, ModelCall
 
 EXPERIMENTS = "experiments"
 
@@ -61,13 +61,23 @@ class Context:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a proposal became: the experiment that recorded it and the decision on it."""
+
+    number: int  # the experiment's number in the run
+    status: ExperimentStatus  # kept, discarded, crashed, invalid or interrupted
+    commit: str | None  # its commit on the research branch; None when it was never committed
+
+
 class Proposer(Protocol):
     name: str
 
     def propose(self, context: Context) -> Proposal: ...
 
-    def tell(self, proposal: Proposal, value: float | None) -> None:
-        """The dev sel@k the proposal reached (None: crashed or invalid)."""
+    def tell(self, proposal: Proposal, value: float | None, outcome: Outcome) -> None:
+        """The dev sel@k the proposal reached (None: crashed, invalid or interrupted) and the
+        experiment it became."""
         ...
 
 

@@ -25,9 +25,16 @@ into :class:`SearchSpace`, unknown keys refused::
     when = { EXAMPLES = "weight" }  # asked only when an earlier choice has this value (or one
                                     # of a list of values); otherwise the file keeps its value
 
-The study lives in its own SQLite file (``WINNOW_HOME/optuna/<tag>.sqlite``) and is driven with
-Optuna's ask/tell interface: each proposal is one asked trial, edited into the files in place;
-the loop tells it the dev sel@k the proposal reached (a failure when it crashed or was invalid).
+The study (named by the run's tag) lives in its own SQLite file,
+``WINNOW_HOME/optuna/<worktree>.sqlite``, and is driven with Optuna's ask/tell interface: each
+proposal is one asked trial, edited into the files in place; the loop tells it the dev sel@k
+the proposal reached (a failure when it crashed or was invalid) and what it became.
+
+Trial numbers are not experiment numbers (the start is trial 0, and a repeat of earlier values
+is a trial told at once, without an experiment), so every trial carries the link as user
+attributes: ``experiment`` (its number in the run), ``commit`` and ``status``; a repeat carries
+``repeat_of`` (the earlier trial). A stepped range's values are the grid's (``0.85``, not
+Optuna's ``0.8500000000000001``), in the study as in the files; values told are rounded alike.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from typing import Annotated, Any
 import optuna
 from pydantic import Field, field_validator, model_validator
 
-from agent.proposal import Context, NothingNew, Proposal, outside_experiments
+from agent.proposal import Context, NothingNew, Outcome, Proposal, outside_experiments
 from harness.configload import load_model, parse_toml
 from harness.configmodel import ConfigModel, refuse
 from harness.errors import InputError
@@ -164,10 +171,16 @@ def read_value(text: str, param: Param) -> Any:
     return ast.literal_eval(literal)
 
 
+def significant(value: float) -> float:
+    """``value`` to 10 significant digits: step arithmetic leaves 0.30000000000000004, sums of
+    per-problem values 0.42000000000000004; what is written and told is 0.3 and 0.42."""
+    return float(f"{value:.10g}")
+
+
 def write_value(text: str, param: Param, value: Any) -> str:
     start, end = _locate(text, param)
     if isinstance(value, float):
-        value = float(f"{value:.10g}")  # step arithmetic leaves 0.30000000000000004
+        value = significant(value)
     literal = json.dumps(value) if param.file.endswith(".toml") else repr(value)
     if isinstance(value, str) and text[start] == '"':  # keep the file's quotes
         literal = json.dumps(value)
@@ -205,6 +218,36 @@ def _locate(text: str, param: Param) -> tuple[int, int]:
 # -- the proposer -------------------------------------------------------------------------------
 
 
+class GridSampler(optuna.samplers.TPESampler):
+    """TPE whose values on a stepped float range are the grid's: Optuna computes them as
+    ``low + i * step`` in floating point (0.8500000000000001); the study stores 0.85. Values
+    come from the joint (multivariate) model or, for a knob outside it, one at a time."""
+
+    def sample_relative(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        search_space: dict[str, optuna.distributions.BaseDistribution],
+    ) -> dict[str, Any]:
+        values = super().sample_relative(study, trial, search_space)
+        return {name: _on_grid(v, search_space[name]) for name, v in values.items()}
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        param_name: str,
+        param_distribution: optuna.distributions.BaseDistribution,
+    ) -> Any:
+        value = super().sample_independent(study, trial, param_name, param_distribution)
+        return _on_grid(value, param_distribution)
+
+
+def _on_grid(value: Any, d: optuna.distributions.BaseDistribution) -> Any:
+    stepped = isinstance(d, optuna.distributions.FloatDistribution) and d.step is not None
+    return significant(value) if stepped else value
+
+
 class SearchProposer:
     name = "search"
 
@@ -216,13 +259,14 @@ class SearchProposer:
             storage=f"sqlite:///{storage}",
             direction="maximize",
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=seed),
+            sampler=GridSampler(seed=seed),
         )
+        self._asked: dict[int, optuna.trial.Trial] = {}  # trial number -> asked, not yet told
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state == optuna.trial.TrialState.RUNNING:  # asked, never told: killed
                 self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
-    def seed_with(self, files: dict[str, str], value: float | None) -> None:
+    def seed_with(self, files: dict[str, str], value: float | None, outcome: Outcome) -> None:
         """Tell the study the starting point's values and score (once per study)."""
         if self.study.get_trials(deepcopy=False) or value is None:
             return
@@ -234,7 +278,10 @@ class SearchProposer:
         distributions = {p.name: p.distribution for p in params if p.name in values}
         try:
             trial = optuna.trial.create_trial(
-                params=values, distributions=distributions, value=value
+                params=values,
+                distributions=distributions,
+                value=significant(value),
+                user_attrs=_attributes(outcome),
             )
         except ValueError:
             return  # the starting values lie outside the space: nothing to seed with
@@ -264,11 +311,10 @@ class SearchProposer:
     def _ask_new(self, params: list[Param]) -> optuna.trial.Trial:
         """A trial whose values were never tried. A repeat is told the earlier outcome at once
         (it is not an experiment: the same files were already evaluated) and asked again."""
-        done = {
-            _key(t.params): t
-            for t in self.study.get_trials(deepcopy=False)
-            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-        }
+        done: dict[str, optuna.trial.FrozenTrial] = {}  # the first trial of each assignment
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL):
+                done.setdefault(_key(t.params), t)
         size = space_size(params)
         if size is not None and sum(_inside(t.params, params) for t in done.values()) >= size:
             raise NothingNew(f"all {size} combinations of {SPACE_FILE} were tried")
@@ -280,20 +326,34 @@ class SearchProposer:
                     chosen[p.name] = p.suggest(trial)
             earlier = done.get(_key(trial.params))
             if earlier is None:
+                self._asked[trial.number] = trial
                 return trial
+            trial.set_user_attr("repeat_of", earlier.number)
             if earlier.state == optuna.trial.TrialState.COMPLETE:
                 self.study.tell(trial, earlier.value)
             else:
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise NothingNew(f"{ASKS} asks in a row repeated earlier trials of {SPACE_FILE}")
 
-    def tell(self, proposal: Proposal, value: float | None) -> None:
+    def tell(self, proposal: Proposal, value: float | None, outcome: Outcome) -> None:
         if proposal.trial is None:
             return
+        trial = self._asked.pop(proposal.trial)
+        for key, attribute in _attributes(outcome).items():
+            trial.set_user_attr(key, attribute)
         if value is None:
-            self.study.tell(proposal.trial, state=optuna.trial.TrialState.FAIL)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
-            self.study.tell(proposal.trial, value)
+            self.study.tell(trial, significant(value))
+
+
+def _attributes(outcome: Outcome) -> dict[str, Any]:
+    """The experiment a trial became, as the trial's user attributes."""
+    return {
+        "experiment": outcome.number,
+        "commit": outcome.commit,
+        "status": str(outcome.status),
+    }
 
 
 def _values(d: optuna.distributions.BaseDistribution) -> int | None:

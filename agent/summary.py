@@ -9,6 +9,7 @@ from harness.results import EvalResult, ExperimentStatus
 
 HISTORY = 8  # recent experiments shown to the proposer
 FAILED_CHECKS = 6  # failed checks shown to the proposer
+FAILURE_CASES = 5  # problems the incumbent loses shown to the proposer (the worst first)
 
 
 def score_line(label: str, result: EvalResult | None) -> str:
@@ -83,7 +84,7 @@ def failures_view(result: EvalResult | None) -> list[dict[str, Any]]:
     holdout split is never shown to a proposer)."""
     if result is None or result.split != "dev":
         return []
-    return [case.model_dump(mode="json") for case in result.failures]
+    return [case.model_dump(mode="json") for case in result.failures[:FAILURE_CASES]]
 
 
 def history_view(

@@ -104,6 +104,11 @@ class ArmResult(Record):
     """Upper end of that interval."""
     gap_closed: float | None
     """(sel@k - pass@1) / (pass@k - pass@1); None when there is no gap or no sel@k."""
+    gap_ci_low: float | None = None
+    """Lower end of the 95% percentile bootstrap interval of the gap closed (each resample of
+    the problems recomputes sel@k, pass@1 and pass@k together); None with no gap."""
+    gap_ci_high: float | None = None
+    """Upper end of that interval."""
     diff_vs_random: float | None = None
     """sel@k minus the ``random`` arm's, paired by problem."""
     diff_ci_low: float | None = None
@@ -295,7 +300,10 @@ class FailureCase(Record):
     lost: float
     """The oracle's value minus the selector's on this problem, over its subsets."""
     candidates: int
-    """Candidates in the subset shown (the problem's first)."""
+    """Candidates in the subset shown."""
+    subset: int = 0
+    """Which of the problem's subsets is shown (0: the first): the first holding a correct
+    candidate on which the selector picked a wrong one."""
     groups: list[BehaviourGroup]
     """The largest groups, and always the picked one and those holding correct candidates."""
 

@@ -207,10 +207,16 @@ _RUN_ERROR = (
     "ALTER TABLE experiments ADD COLUMN holdout_delta_high REAL",
 )
 
+_GAP_INTERVAL = (  # ArmResult.gap_ci_low / gap_ci_high (issue 16); NULL in older rows
+    "ALTER TABLE arm_scores ADD COLUMN gap_ci_low REAL",
+    "ALTER TABLE arm_scores ADD COLUMN gap_ci_high REAL",
+)
+
 MIGRATIONS: tuple[MigrationSpec, ...] = (
     MigrationSpec(1, "initial schema", _INITIAL),
     MigrationSpec(2, "pool counts per suite", _COUNTS_PER_SUITE),
     MigrationSpec(3, "the run's error control and the holdout against the start", _RUN_ERROR),
+    MigrationSpec(4, "arm_scores: the gap closed's interval", _GAP_INTERVAL),
 )
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -34,6 +35,12 @@ from ledger.models import (
 )
 
 V = TypeVar("V")
+DECIDED = (  # an experiment's statuses that are a decision: what the keep rate counts
+    ExperimentStatus.KEPT,
+    ExperimentStatus.DISCARDED,
+    ExperimentStatus.CRASHED,
+    ExperimentStatus.INVALID,
+)
 
 
 def writer_alive(host: str, pid: int) -> bool:
@@ -97,6 +104,7 @@ class EvaluationView:
     pass_at_1: float | None
     pass_at_k: float | None
     executions: int | None
+    cache_hits: int | None
     elapsed_s: float | None
     harness_hash: str
     harness_dirty: bool | None
@@ -151,6 +159,54 @@ class ExperimentView:
         return shown_status(self.status, self.stale)
 
     @property
+    def is_start(self) -> bool:
+        """The run's starting point (experiment 1, the unmodified selector): kept without being
+        compared with anything. It is not a change, and not counted as a keep."""
+        return self.status == ExperimentStatus.KEPT and self.incumbent_number is None
+
+    @property
+    def decision_p(self) -> float | None:
+        """The decision's p-value: the one the ledger records (``p_value``, where the keep rule
+        stores one), else the one the decision's reason states ("sign-flip p = 0.065")."""
+        stored = getattr(self, "p_value", None)  # the keep rule's own field, when present
+        if isinstance(stored, float):
+            return stored
+        found = _P_VALUE.search(self.reason or "")
+        return float(found.group(1)) if found else None
+
+    def why(self) -> str:
+        """Why it ended as it did, in a word or two: ``p=0.065``, ``not_random``, ``worse``,
+        ``same as #3``, ``RuntimeError``, ``start``."""
+        reason = self.reason or ""
+        if self.stale:
+            return "writer gone"
+        if self.status == ExperimentStatus.RUNNING:
+            return "running"
+        if self.is_start:
+            return "start"
+        if self.status == ExperimentStatus.INTERRUPTED:
+            return "stopped"
+        if (same := _IDENTICAL.match(reason)) is not None:
+            return f"same as #{same.group(1)}"
+        if self.status == ExperimentStatus.INVALID:
+            failed = [c.name for ev in self.evaluations.values() for c in ev.checks if not c.passed]
+            if failed:
+                return ",".join(dict.fromkeys(failed))
+            return _short_reason(reason)
+        if self.status == ExperimentStatus.CRASHED:
+            error = _ERROR.search(reason)
+            return error.group(1) if error else _short_reason(reason)
+        p = self.decision_p
+        if self.status == ExperimentStatus.DISCARDED and self.dev_delta is not None:
+            if self.dev_delta < 0:
+                return "worse"
+            if self.dev_delta == 0:
+                return "no change"
+        if p is None:
+            return _short_reason(reason)
+        return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+    @property
     def dev(self) -> EvaluationView | None:
         return self.evaluations.get("dev")
 
@@ -181,6 +237,7 @@ class ExperimentView:
         }
         data["shown_status"] = self.shown_status
         data["confirmed"] = self.confirmed
+        data["why"] = self.why()
         data["dev"] = _split_json(self.dev)
         if data["dev"] is not None:
             data["dev"].update(
@@ -196,6 +253,19 @@ class ExperimentView:
         return data
 
 
+_P_VALUE = re.compile(r"\bp = ([0-9.]+)")
+_IDENTICAL = re.compile(r"identical to experiment (\d+)")
+_ERROR = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Exit|Interrupt))\b")
+_SHORT_REASON = 3  # words of a free-form reason kept by ExperimentView.why
+
+
+def _short_reason(reason: str) -> str:
+    """The first words of a reason, before any colon: 'touches files outside experiments/'."""
+    head = reason.split(":", 1)[0].strip()
+    words = head.split()
+    return " ".join(words[:_SHORT_REASON]) + (" …" if len(words) > _SHORT_REASON else "")
+
+
 def _split_json(evaluation: EvaluationView | None) -> dict[str, Any] | None:
     if evaluation is None:
         return None
@@ -205,6 +275,8 @@ def _split_json(evaluation: EvaluationView | None) -> dict[str, Any] | None:
         "ci_low": score.ci_low if score else None,
         "ci_high": score.ci_high if score else None,
         "gap_closed": score.gap_closed if score else None,
+        "gap_ci_low": score.gap_ci_low if score else None,
+        "gap_ci_high": score.gap_ci_high if score else None,
         "k": evaluation.k,
         "pass_at_1": evaluation.pass_at_1,
         "pass_at_k": evaluation.pass_at_k,

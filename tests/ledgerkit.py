@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from synthkit import write_synthetic
 
 from harness.config import load_config
 from harness.data.jsonl import read_jsonl
@@ -147,6 +148,92 @@ def record_run(path: Path, tag: str = "overnight", simulated: bool = False) -> L
         crashed, "crashed", "the selector did not import: SyntaxError", None, None
     )
     start_dead_writer(path, run, 6)
+    return ledger
+
+
+IMPROVING = {  # on the synthetic suite: CodeT counting only repeated self-tests, then all
+    "weak": CODET.replace("MIN_TEST_VOTES = 1 ", "MIN_TEST_VOTES = 2 "),
+    "better": CODET,
+    "longest": SELECTORS["longest"],
+    "constant": (
+        "USES = {'self_tests'}\n\ndef select(problem, candidates, probe):\n"
+        "    probe.self_tests()\n    return [0.0] * len(candidates)\n"
+    ),
+}
+
+
+@functools.cache
+def measured_improving() -> Measured:
+    """Evaluations on an 80-problem synthetic suite (39 on dev: enough for a real keep) of a
+    weak start, a real improvement, a worse change and a selector that is not wired."""
+    assert IMPROVING["weak"] != IMPROVING["better"]
+    root = Path(tempfile.mkdtemp(prefix="winnow-improving-"))
+    suite, pool = write_synthetic(root / "data", problems=80)
+    results = {}
+    labels = []
+    with Session(load_config(None), cache=root / "cache") as session:
+        for name, source in IMPROVING.items():
+            path = root / f"{name}.py"
+            path.write_text(source)
+            for split in ("dev", "holdout") if name in ("weak", "better") else ("dev",):
+                out = root / f"labels-{name}-{split}.jsonl"
+                spec = EvalSpec(
+                    suite=str(suite), pool=str(pool), selector=path, split=split, labels_out=out
+                )
+                results[(name, split)] = evaluate(spec, session).to_json(picks=True)
+                if name == "weak":
+                    labels += [row for _, row in read_jsonl(out)]
+    shutil.rmtree(root)
+    return Measured(results, counts_from_labels(labels))
+
+
+def record_improving_run(path: Path, tag: str = "improving") -> Ledger:
+    """A run whose second experiment is a real improvement, kept by the harness's rule, then a
+    worse change (discarded) and a selector that is not wired (invalid)."""
+    data = measured_improving()
+    results = data.results
+    first = results[("weak", "dev")]
+    ledger = Ledger.open(path)
+    ledger.record_pool(first["pool"], first["suite"], "import", "synthetic", {"n": first["n"]},
+                       80, 80 * first["n"], False, counts=data.counts)  # fmt: skip
+    run = ledger.start_run(tag, f"research/{tag}", {"k": first["k"]}, "sha256:program", "llm",
+                           first["pool"], False)  # fmt: skip
+    plan = [
+        ("weak", "baseline: the unmodified starting point"),
+        ("better", "count every self-test, not only repeated ones"),
+        ("longest", "longer completions handle more edge cases"),
+        ("constant", "ignore the tests"),
+    ]
+    incumbent: tuple[int, np.ndarray] | None = None
+    config = load_config(None).eval
+    fdr = OnlineFdr(config.fdr, config.fdr_horizon)
+    for number, (name, hypothesis) in enumerate(plan, 1):
+        diff = f"--- a/experiments/selector.py\n+++ b/experiments/selector.py\n@@\n+# {name}\n"
+        exp = ledger.start_experiment(run, number, f"p{number}", hypothesis, diff, "llm")
+        dev = results[(name, "dev")]
+        ledger.record_evaluation(exp, dev)
+        if not dev["valid"]:
+            ledger.finish_experiment(exp, "invalid", dev["reason"], f"c{number:07d}", 0.01)
+            continue
+        new = values(dev)
+        if incumbent is None:
+            ledger.record_evaluation(exp, results[(name, "holdout")])
+            ledger.finish_experiment(exp, "kept", "the baseline", f"c{number:07d}", 0.0)
+            incumbent = (number, new)
+            continue
+        decision = decide(new, incumbent[1], seed=0, level=fdr.level())
+        status = "kept" if decision.keep else "discarded"
+        if decision.keep:
+            ledger.record_evaluation(exp, results[(name, "holdout")])
+        ledger.finish_experiment(
+            exp, status, decision.reason, f"c{number:07d}", 0.01, incumbent=incumbent[0],
+            delta=decision.difference, delta_lower=decision.lower, min_effect=decision.min_effect,
+            p_value=decision.p_value, level=decision.level,
+        )  # fmt: skip
+        fdr = fdr.record(decision.keep)
+        if decision.keep:
+            incumbent = (number, new)
+    ledger.finish_run(run, "finished", "--max-experiments 4 reached")
     return ledger
 
 

@@ -78,6 +78,8 @@ def test_json_has_the_documented_keys_and_every_arm(evaluated) -> None:
     for name, arm in data["arms"].items():
         assert {"sel_at_k", "ci_low", "ci_high", "gap_closed"} <= set(arm), name
         assert arm["ci_low"] <= arm["sel_at_k"] <= arm["ci_high"], name
+        # the gap closed carries its interval (metrics.gap_interval, on the same resamples)
+        assert arm["gap_ci_low"] <= arm["gap_closed"] <= arm["gap_ci_high"], name
         assert set(arm["compute"]) >= {"executions", "reward_calls", "over_budget_problems"}
     assert data["arms"]["oracle"]["sel_at_k"] <= 1.0
     assert data["sandbox"] in ("bwrap", "process")

@@ -201,4 +201,25 @@ def test_a_ledger_of_an_earlier_schema_gets_the_error_control_columns_empty(
     assert old.dev_delta == 0.25 and old.status == "kept"
     assert (old.dev_p_value, old.dev_level, old.holdout_delta, old.confirmed) == (None,) * 4
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT max(number) FROM migrations").fetchone() == (3,)
+        assert db.execute("SELECT max(number) FROM migrations").fetchone() == (
+            MIGRATIONS[-1].number,
+        )
+
+
+def test_arm_rows_written_before_the_gap_interval_read_back_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    engine = connect(path, readonly=False)
+    migrate(engine, str(path), MIGRATIONS[:3])
+    engine.dispose()
+    with sqlite3.connect(path) as db:  # an arm score as schema 3 kept it
+        db.execute(
+            "INSERT INTO arm_scores (evaluation_id, arm, sel_at_k, ci_low, ci_high, gap_closed, "
+            "executions, reward_calls, reward_tokens, generated_tokens, over_budget_problems) "
+            "VALUES (1, 'codet', 0.5, 0.4, 0.6, 0.3, 12, 0, 0, 0, 0)"
+        )
+    Ledger.open(path).close()  # a writer migrates
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT * FROM arm_scores").fetchone()
+    arm = models.ARM_COLUMNS.read(dict(row))
+    assert arm.gap_closed == 0.3 and arm.gap_ci_low is None and arm.gap_ci_high is None

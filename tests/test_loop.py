@@ -8,12 +8,14 @@ import sqlite3
 from pathlib import Path
 
 import git
+import optuna
 import pytest
 from loopkit import experiments, finish, make_repo, winnow
 from serverkit import FakeServer, Reply, chat_completion, error, scripted
 from sqlmodel import select
 from synthkit import write_synthetic
 
+from agent.summary import FAILURE_CASES
 from harness.data.suites import split_of
 from ledger.models import Evaluation, PoolProblem
 from ledger.store import Ledger
@@ -237,6 +239,15 @@ def test_search_proposer_offline(research) -> None:
     assert [e.number for e in rows] == [1, 2, 3, 4, 5, 6]
     trial_numbers = [int(e.hypothesis.split()[2].rstrip(":")) for e in rows[1:]]
     assert trial_numbers == sorted(set(trial_numbers))  # no trial asked twice
+    # Each trial of the study says which experiment it became, with its commit and status.
+    (storage,) = (home / "optuna").glob("*.sqlite")
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{storage}")
+    became = {t.user_attrs["experiment"]: t for t in study.trials if "experiment" in t.user_attrs}
+    assert sorted(became) == [e.number for e in rows]
+    for e in rows:
+        attrs = became[e.number].user_attrs
+        assert (attrs["status"], attrs["commit"]) == (e.status, e.commit), e.number
+    assert [became[e.number].number for e in rows[1:]] == trial_numbers
     # The pool's per-problem counts reach the ledger (once per split), so the report draws the
     # pass@k curve of each split, starting at the baseline's pass@1 and ending at its pass@k.
     code, out = finish(winnow(["report", "--run", "search", "--json"], root, home))
@@ -330,7 +341,7 @@ def test_the_proposer_is_shown_where_the_incumbent_loses_on_dev_only(
     failures = json.loads(raw)["failures"]
     assert failures, "the weak starting selector loses on some dev problem"
     assert "Where the incumbent loses on dev" in prompt
-    for case in failures:  # every dev failure case is shown, with its groups
+    for case in failures[:FAILURE_CASES]:  # the worst dev failure cases, with their groups
         assert f"- {case['task_id']} (`{case['entry_point']}`" in prompt
         assert f"group of {case['groups'][0]['size']}:" in prompt
     tasks = [json.loads(line) for line in suite.read_text().splitlines()]

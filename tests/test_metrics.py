@@ -57,6 +57,20 @@ def test_with_k_equal_to_n_there_is_one_subset_the_whole_pool() -> None:
         draw_subsets(3, 4, 1, 0, "t")
 
 
+def test_with_no_more_subsets_than_repeats_every_subset_is_taken_once() -> None:
+    every = draw_subsets(5, 3, 10, 0, "t")  # C(5, 3) = 10: the exact value, no draw's noise
+    assert {tuple(row) for row in every} == set(itertools.combinations(range(5), 3))
+    assert len(every) == 10 and draw_subsets(5, 3, 9, 0, "t").shape == (9, 3)  # one too few
+
+
+def test_with_k_equal_to_1_every_candidate_is_its_own_subset() -> None:
+    # Every arm ships the only candidate: sel@1 must be pass@1 exactly, not a draw's noise.
+    np.testing.assert_array_equal(draw_subsets(5, 1, 10, 3, "t"), [[0], [1], [2], [3], [4]])
+    correct = np.array([True, False, False, True, False])
+    values = [pick_value(np.zeros(1), correct[s]) for s in draw_subsets(5, 1, 2, 0, "t")]
+    assert np.mean(values) == pytest.approx(correct.mean())
+
+
 def test_a_tie_scores_the_expected_correctness_of_the_tied_set() -> None:
     correct = np.array([True, False, True, False])
     # Candidates 0 and 1 tie on top: one of two is correct.

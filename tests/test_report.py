@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,6 +15,7 @@ from ledgerkit import evaluations, record_run
 from typer.testing import CliRunner
 
 from agent.cli import app
+from ledger.report.export import COLUMNS
 from ledger.store import Ledger
 
 runner = CliRunner()
@@ -43,6 +47,12 @@ def test_log_prints_one_line_per_experiment(overnight: Path) -> None:
     assert "kept" in rows[0] and "start: CodeT" in rows[0]
     assert "discarded" in rows[1] and "#1" in rows[1]  # its change against the incumbent
     assert "running (stale)" in rows[5]
+    # why, in a word or two, after the status
+    at = lines[1].index("why")
+    why = [row[at : at + 14].strip() for row in rows]
+    assert why[0] == "start" and why[2] == "selector_runs" and why[5] == "writer gone"
+    assert why[1] in ("worse", "no change") or why[1].startswith("p=")
+    assert why[4] == "SyntaxError"  # the error the reason names
 
 
 def test_log_json_has_the_scores_and_nulls_where_nothing_was_measured(overnight: Path) -> None:
@@ -136,7 +146,11 @@ def test_report_json_gives_the_morning_review(overnight: Path) -> None:
     data = json.loads(out)
     assert data["run"]["tag"] == "overnight" and data["simulated"] is False
     assert data["best"] == 1
-    assert data["kept"] == 1 and data["decided"] == 5 and data["keep_rate"] == 0.2
+    # The start is kept without being compared with anything: neither a change nor a keep.
+    assert data["kept"] == 0 and data["decided"] == 4 and data["keep_rate"] == 0.0
+    verdict = data["verdict"]
+    assert (verdict["start"], verdict["best"], verdict["changes"]) == (1, 1, [])
+    assert verdict["headline"].startswith("Nothing beat the start (#1): 0 of 4 changes kept.")
     assert data["statuses"] == {
         "kept": 1, "discarded": 2, "invalid": 1, "crashed": 1, "running (stale)": 1,
     }  # fmt: skip
@@ -181,7 +195,8 @@ def test_report_in_the_terminal_names_the_best_and_the_failures(overnight: Path)
     code, out, _ = winnow("report", "--ledger", str(overnight))
     assert code == 0
     assert "run overnight" in out and "best selector: #1" in out
-    assert "keep rate 20% (1 kept of 5 decided)" in out
+    assert "keep rate 0% (0 of 4 changes kept; 2 discarded, 1 invalid, 1 crashed" in out
+    assert "verdict: Nothing beat the start (#1)" in out
     assert "check failed: selector_runs" in out and "SIMULATED" not in out
 
 
@@ -201,9 +216,10 @@ def test_report_html_replaces_its_own_page_but_nothing_else(
     for _ in range(2):
         code, out, _ = winnow("report", "--ledger", str(overnight), "--html", str(page))
         assert code == 0 and f"wrote {page}" in out
-    html = page.read_text().replace("xmlns='http://www.w3.org/2000/svg'", "")
-    for external in ("<script", "<link", "src=", "http://", "https://", "url("):
+    html = page.read_text()
+    for external in ("<script", "<link", "src=", "http://", "https://", "@import"):
         assert external not in html  # self-contained: nothing to fetch, nothing to run
+    assert re.findall(r"url\((?!#)", html) == []  # only references inside the page (clip paths)
     notes = tmp_path / "notes.html"
     notes.write_text("<html>my notes</html>")
     code, _, err = winnow("report", "--ledger", str(overnight), "--html", str(notes))
@@ -254,3 +270,66 @@ def test_log_and_report_say_which_kept_changes_the_holdout_confirms(tmp_path: Pa
     code, out, _ = winnow("report", "--ledger", str(path))
     assert code == 0 and "looked at 3 times; 1 of 2 kept changes confirmed" in out
     assert "best selector: #3" in out and "(not confirmed)" in out
+
+
+def test_log_tsv_is_a_flat_table_csv_reads_back_with_every_experiment(overnight: Path) -> None:
+    code, out, _ = winnow("log", "--ledger", str(overnight), "--tsv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out), delimiter="\t"))
+    listed = json.loads(winnow("log", "--ledger", str(overnight), "--json")[1])
+    assert [int(r["number"]) for r in rows] == [e["number"] for e in listed] == [1, 2, 3, 4, 5, 6]
+    assert list(rows[0]) == list(COLUMNS)
+    for row, e in zip(rows, listed, strict=True):
+        assert row["run"] == "overnight" and row["status"] == e["shown_status"]
+        assert row["why"] == e["why"] and row["hypothesis"] == e["hypothesis"]
+        assert row["reason"] == (e["reason"] or "")  # multi-line evidence survives quoting
+        dev = e["dev"] or {}
+        for key in ("sel_at_k", "ci_low", "gap_closed", "gap_ci_high", "pass_at_k"):
+            shown = row[f"dev_{key}"]
+            assert (float(shown) if shown else None) == dev.get(key), key
+        holdout = (e["holdout"] or {}).get("sel_at_k")
+        assert (float(row["holdout_sel_at_k"]) if row["holdout_sel_at_k"] else None) == holdout
+    assert rows[4]["dev_sel_at_k"] == "" and rows[4]["cost_usd"] == ""  # crashed: not 0
+    assert rows[0]["dev_valid"] == "true" and rows[2]["dev_valid"] == "false"
+
+
+def test_log_tsv_and_json_together_is_bad_input(overnight: Path) -> None:
+    code, out, err = winnow("log", "--ledger", str(overnight), "--tsv", "--json")
+    assert code == 2 and out == "" and "--json or --tsv" in err
+
+
+@pytest.fixture(scope="module")
+def two_nights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("two-nights") / "ledger.sqlite"
+    record_run(path, tag="first").close()
+    record_run(path, tag="second").close()
+    return path
+
+
+def test_report_puts_runs_side_by_side(two_nights: Path, tmp_path: Path) -> None:
+    page = tmp_path / "runs.html"
+    code, out, _ = winnow(
+        "report", "--ledger", str(two_nights), "--run", "first", "--run", "second", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert [r["tag"] for r in data["runs"]] == ["first", "second"] and data["same_directive"]
+    first = data["runs"][0]
+    assert (first["best"], first["kept"], first["decided"], first["k"]) == (1, 0, 4, 4)
+    assert first["program_hash"] == "sha256:program" and first["baseline"] is not None
+    # The two bests were evaluated on the same problems, pool, k and seed: paired, here equal.
+    pairs = {p["split"]: p for p in data["pairs"]}
+    assert set(pairs) == {"dev", "holdout"}
+    for pair in pairs.values():
+        assert pair["why_not"] == "" and pair["delta"]["estimate"] == 0.0
+    code, out, _ = winnow("report", "--ledger", str(two_nights), "--run", "first", "--run",
+                          "second", "--html", str(page))  # fmt: skip
+    assert code == 0 and "runs side by side" in out and f"wrote {page}" in out
+    html = page.read_text()
+    assert 'id="runs"' in html and 'id="pairs"' in html and "<svg" in html
+    assert html.count("Nothing beat the start (#1)") == 2  # each run's verdict
+
+
+def test_a_run_named_twice_is_bad_input(two_nights: Path) -> None:
+    code, _, err = winnow("report", "--ledger", str(two_nights), "--run", "first", "--run", "first")
+    assert code == 2 and "names a run twice" in err

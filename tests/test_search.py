@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.proposal import Context, NothingNew
+from agent.proposal import Context, NothingNew, Outcome
 from agent.search_proposer import SPACE_FILE, SearchProposer, load_space, read_value
 from harness.errors import InputError
+from harness.results import ExperimentStatus
 from harness.sampling import load_sampling_config
 
 SELECTOR = "experiments/selector.py"
@@ -28,6 +29,11 @@ choices = [1, 2]
 """
 
 
+def became(number: int, status: str = "discarded") -> Outcome:
+    """What the loop tells with a value: the experiment a proposal became."""
+    return Outcome(number, ExperimentStatus(status), f"c{number:07d}")
+
+
 def context(power: float = 0.5, votes: int = 1) -> Context:
     files = {SELECTOR: f"POWER = {power}\nVOTES = {votes}\n", SPACE_FILE: SPACE}
     return Context("", "", files, {}, [], None, [])
@@ -35,7 +41,7 @@ def context(power: float = 0.5, votes: int = 1) -> Context:
 
 def test_every_proposal_is_new_until_the_grid_is_exhausted(tmp_path: Path) -> None:
     proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
-    proposer.seed_with(context().files, 0.4)  # the start, (0.5, 1), counts as tried
+    proposer.seed_with(context().files, 0.4, became(1, "kept"))  # the start, (0.5, 1): tried
     seen = [(0.5, 1)]
     for i in range(5):  # 3 x 2 = 6 combinations, one of them the start
         proposal = proposer.propose(context())
@@ -43,7 +49,7 @@ def test_every_proposal_is_new_until_the_grid_is_exhausted(tmp_path: Path) -> No
         values = (float(text.split()[2]), int(text.split()[5]))
         assert values not in seen, (i, values, seen)
         seen.append(values)
-        proposer.tell(proposal, 0.1 * i if i != 2 else None)  # one of them failed
+        proposer.tell(proposal, 0.1 * i if i != 2 else None, became(i + 2))  # one failed
     assert sorted(seen) == [(p, v) for p in (0.0, 0.5, 1.0) for v in (1, 2)]
     with pytest.raises(NothingNew, match="all 6 combinations"):
         proposer.propose(context())
@@ -52,7 +58,7 @@ def test_every_proposal_is_new_until_the_grid_is_exhausted(tmp_path: Path) -> No
 def test_a_reopened_study_remembers_what_it_tried(tmp_path: Path) -> None:
     first = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
     for _ in range(6):
-        first.tell(proposal := first.propose(context()), 0.5)
+        first.tell(proposal := first.propose(context()), 0.5, became(2))
         assert proposal.trial is not None
     again = SearchProposer(tmp_path / "study.sqlite", "t", seed=1)
     with pytest.raises(NothingNew):
@@ -63,9 +69,9 @@ def test_a_continuous_range_is_never_called_exhausted(tmp_path: Path) -> None:
     space = SPACE.replace("step = 0.5\n", "")
     proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
     files = context().files | {SPACE_FILE: space}
-    for _ in range(8):  # far more than the 2 choices of VOTES alone could give
+    for i in range(8):  # far more than the 2 choices of VOTES alone could give
         proposal = proposer.propose(Context("", "", files, {}, [], None, []))
-        proposer.tell(proposal, 0.5)
+        proposer.tell(proposal, 0.5, became(i + 2))
 
 
 SAMPLING = "experiments/sampling.toml"
@@ -124,14 +130,14 @@ def test_a_knob_is_asked_only_under_its_strategy(tmp_path: Path) -> None:
     """MODE x WEIGHT holds 1 + 3 = 4 distinct assignments, not 2 x 3: WEIGHT does not matter
     under "plain", where it keeps the file's value and is not part of the trial."""
     proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
-    proposer.seed_with(strategies().files, 0.4)  # the start: MODE = "plain"
+    proposer.seed_with(strategies().files, 0.4, became(1, "kept"))  # the start: MODE = "plain"
     seen = []
-    for _ in range(3):
+    for i in range(3):
         proposal = proposer.propose(strategies())
         text = proposal.files[SELECTOR]
         assert 'MODE = "weighted"' in text and "WEIGHT = 9" not in text  # only the new branch
         seen.append(text)
-        proposer.tell(proposal, 0.5)
+        proposer.tell(proposal, 0.5, became(i + 2))
     assert len(set(seen)) == 3
     with pytest.raises(NothingNew, match="all 4 combinations"):
         proposer.propose(strategies())
@@ -156,3 +162,41 @@ def test_the_shipped_space_reads_and_starts_at_the_shipped_selector() -> None:
             chosen[p.name] = read_value(files[p.file], p)
     assert chosen["GROUP_BY"] == "tests" and chosen["GROUP_SCORE"] == "codet"
     assert chosen["SIZE_POWER"] == 0.5 and chosen["TEST_POWER"] == 1.0
+
+
+FINE = """
+[[param]]
+file = "experiments/selector.py"
+name = "POWER"
+low = 0.0
+high = 1.5
+step = 0.05
+"""
+
+
+def test_trials_carry_the_experiment_they_became_and_the_grid_values(tmp_path: Path) -> None:
+    """Trial numbers drift from experiment numbers (the start is trial 0, a repeat is a trial
+    without an experiment): each trial says which experiment it became, its commit and its
+    status; a stepped range's values are the grid's in the study as in the file."""
+    proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    files = {SELECTOR: "POWER = 0.5\nVOTES = 1\n", SPACE_FILE: FINE}
+    proposer.seed_with(files, 0.4, became(1, "kept"))
+    statuses = ["discarded", "kept", "invalid", "discarded", "crashed"] * 4
+    for number, status in enumerate(statuses, start=2):
+        proposal = proposer.propose(Context("", "", files, {}, [], None, []))
+        value = None if status in ("invalid", "crashed") else 0.1 + 0.2
+        proposer.tell(proposal, value, became(number, status))
+        written = float(proposal.files[SELECTOR].split()[2])
+        assert repr(written) == repr(round(written * 20) / 20)  # 0.85, never 0.8500000000000001
+    trials = proposer.study.get_trials(deepcopy=False)
+    made = [t for t in trials if "repeat_of" not in t.user_attrs]
+    assert [t.user_attrs["experiment"] for t in made] == list(range(1, len(statuses) + 2))
+    assert [t.user_attrs["status"] for t in made] == ["kept", *statuses]
+    assert all(t.user_attrs["commit"] == f"c{t.user_attrs['experiment']:07d}" for t in made)
+    for t in trials:
+        assert repr(t.params["POWER"]) == repr(round(t.params["POWER"] * 20) / 20), t.params
+        assert t.value is None or repr(t.value) in ("0.3", "0.4")  # 0.1 + 0.2 is told as 0.3
+    for t in trials:  # a repeat is told the earlier outcome at once, and says whose
+        if "repeat_of" in t.user_attrs:
+            earlier = trials[t.user_attrs["repeat_of"]]
+            assert earlier.params == t.params and "experiment" in earlier.user_attrs

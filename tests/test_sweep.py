@@ -13,6 +13,7 @@ from synthkit import write_synthetic
 
 from agent.pages.sweeppage import compute_unit
 from harness.analysis.costs import PoolCost, point_cost
+from harness.analysis.crossing import Curves, find_crossings
 from harness.analysis.forecast import expected_pass, fit_beta, forecast_pass
 from harness.analysis.sweep import PoolSpec, SweepResult, SweepSpec, run_sweep
 from harness.config import RunConfig
@@ -93,6 +94,16 @@ def test_the_small_pool_reaches_the_big_pools_pass1_at_k4(two_pools) -> None:
     assert all(c.curve not in ("random", "oracle") for c in result.crossings)
 
 
+def test_at_k1_every_arm_ships_the_only_candidate_and_scores_pass1(two_pools) -> None:
+    # Every candidate is its own subset at k = 1: no draw's noise lifts an arm off the ceiling.
+    for pool in two_pools[0].pools:
+        point = pool.points[0]
+        assert point.k == 1 and point.pass_at_k == pytest.approx(pool.pass_at_1)
+        assert point.repeats == (SMALL_N if pool.name == "small" else 1)
+        for name, arm in point.arms.items():
+            assert arm.sel_at_k == pytest.approx(pool.pass_at_1, abs=1e-12), (pool.name, name)
+
+
 def test_the_compute_axis_puts_small_at_k16_below_big_at_k1(two_pools) -> None:
     result, _ = two_pools
     small, big = result.pool("small"), result.pool("big")
@@ -140,6 +151,7 @@ def test_the_sweep_forecasts_each_pool_it_can(two_pools) -> None:
     f = result.pool("small").forecast
     assert f is not None and f.ks[0] == 16 and f.ks[-1] == 160  # 10 x the largest k sampled
     assert "not as a power law" in f.note  # every problem has pass@1 = 0.25: no spread
+    assert f.exponent is None and f.scale is None and "no power law" in f.label  # no b = 333
     assert result.pool("big").forecast is None  # one sample per problem: nothing to fit
     assert "one sample per problem" in result.pool("big").forecast_note
 
@@ -153,3 +165,16 @@ def test_the_beta_fit_recovers_a_known_difficulty_spread() -> None:
     ks = np.array([1, 10, 100, 1000])
     truth = 1.0 - np.array([np.mean((1 - p) ** k) for k in ks])
     assert np.allclose(expected_pass(alpha, beta, ks), truth, atol=0.02)
+
+
+def test_the_stronger_pool_is_decided_on_the_problems_both_cover() -> None:
+    # "wide" covers four problems and solves the two easy ones it alone covers; on the two
+    # problems both pools cover, "narrow" is the stronger (0.5 against 0.25), whatever wide's
+    # pass@1 over all its problems (0.625).
+    ks = [1, 2]
+    wide = Curves(["a", "b", "x", "y"], ks, {"pass@k": np.array([[0.25, 0.25, 1, 1]] * 2)},
+                  np.array([0.25, 0.25, 1.0, 1.0]))  # fmt: skip
+    narrow = Curves(["a", "b"], ks, {"pass@k": np.array([[0.5, 0.5]] * 2)}, np.array([0.5, 0.5]))
+    found = {(c.small, c.big): c for c in find_crossings({"wide": wide, "narrow": narrow}, 0)}
+    assert list(found) == [("wide", "narrow")]
+    assert found["wide", "narrow"].problems == 2 and found["wide", "narrow"].target == 0.5

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browserkit import browser, full_page_screenshot, open_file, severe_console_errors
@@ -115,25 +116,57 @@ def test_the_page_in_headless_chromium(tmp_path: Path) -> None:
         "big=1e10", "--html", page,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    ks = [1, 2, 4, 16]  # all sampled on pool small (n = 16)
     with browser() as driver:
         open_file(driver, page)
         assert severe_console_errors(driver) == []
         for css in ("sweep-k", "sweep-compute", "sweep-gap", "sweep-cross"):
             assert driver.find_elements("css selector", f"svg.{css}"), f"no {css} chart"
         assert len(driver.find_elements("css selector", "svg.sweep-k")) == 2  # one per pool
-        forecast = driver.find_elements("css selector", "svg.sweep-k polyline.forecast")
-        assert forecast and "7 5" in forecast[0].get_attribute("stroke-dasharray")
-        title = forecast[0].find_element("css selector", "title").get_attribute("textContent")
+        # (a) the forecast is dashed and says it is not measured; the k axis is ticked at the ks
+        # sampled and the forecast's end; identical curves are one line named by all its arms.
+        chart = driver.find_element("css selector", "svg.sweep-k[data-pool='small']")
+        forecast = chart.find_element("css selector", "g#forecast-small")
+        assert "stroke-dasharray" in forecast.find_element("css selector", "path").get_attribute(
+            "style"
+        )
+        title = text_of(forecast.find_element("css selector", "title"))
         assert title.startswith("forecast") and "not measured" in title
-        assert driver.find_elements("css selector", "svg.sweep-cross .crossing")
-        axis = driver.find_element("css selector", "svg.sweep-compute").text
-        assert "FLOPs per problem" in axis
+        ticks = [text_of(t) for t in chart.find_elements("css selector", "g[id^='xtick'] text")]
+        assert ticks == [str(k) for k in ks] + ["160"]
+        same = [g.get_attribute("id") for g in chart.find_elements("css selector", "g[id^='arm-']")]
+        assert any("-codet-" in gid and gid.endswith("-selector") for gid in same), same
+        assert "codet = codet_product" in text_of(chart).replace("\n", " ")
+        # At k = 1 every candidate is its own subset: every arm is exactly pass@1, the ceiling.
+        rows = driver.find_elements("css selector", "#points-small tr")
+        at_k1: list[str] = []
+        for row in rows[1:]:
+            cells = row.find_elements("css selector", "td")
+            if cells[0].text and at_k1:
+                break
+            at_k1.append(cells[2].text)
+        assert len(at_k1) > 5 and set(at_k1) == {at_k1[0]}  # the ceiling and every arm
+        # (b) a compute axis with more than one tick; (c) the gap closed with intervals;
+        # (d) the crossing with its interval.
+        compute = driver.find_element("css selector", "svg.sweep-compute")
+        assert "FLOPs per problem" in text_of(compute)
+        assert len(compute.find_elements("css selector", "g[id^='xtick'] text")) >= 2
+        gap = driver.find_element("css selector", "svg.sweep-gap")
+        assert "%" in text_of(gap.find_element("css selector", "g[id^='gap-small-'] title"))
+        assert driver.find_elements("css selector", "svg.sweep-cross g[id^='crossing-'] title")
         rows = driver.find_elements("css selector", "#crossings tr")
         assert any("pass@k" in r.text and "big" in r.text for r in rows)
         assert not driver.find_elements("css selector", "#invalid")
         assert "the selector was not run (k = 1 only" in driver.page_source  # on pool big
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= driver.execute_script("return document.documentElement.clientWidth")
         shot = full_page_screenshot(driver, tmp_path / "sweep.png")
         assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000
+
+
+def text_of(element: Any) -> str:
+    """An SVG element's text (its textContent: selenium's .text is empty for SVG)."""
+    return " ".join((element.get_attribute("textContent") or "").split())
 
 
 def test_run_with_sweep_ks_links_the_page_from_the_run(tmp_path: Path, winnow_home: Path) -> None:

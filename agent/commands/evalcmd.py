@@ -21,7 +21,7 @@ from rich.table import Table
 from agent.commands.console import make_console
 from harness.config import RunConfig
 from harness.judge.evaluate import EvalSpec, Session, evaluate
-from harness.results import Calibration, EvalResult, ScorerSummary
+from harness.results import ArmResult, Calibration, EvalResult, ScorerSummary
 
 
 @contextmanager
@@ -54,6 +54,15 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def fmt_gap(arm: ArmResult) -> str:
+    """The gap closed with its 95% interval: ``38% [30%, 46%]``; ``—`` without a gap."""
+    if arm.gap_closed is None:
+        return "—"
+    if arm.gap_ci_low is None or arm.gap_ci_high is None:
+        return f"{arm.gap_closed:.0%}"
+    return f"{arm.gap_closed:.0%} [{arm.gap_ci_low:.0%}, {arm.gap_ci_high:.0%}]"
+
+
 def render(result: EvalResult, console: Console) -> None:
     label = " (SIMULATED)" if result.simulated else ""
     console.print(
@@ -75,8 +84,7 @@ def render(result: EvalResult, console: Console) -> None:
     for name, arm in result.arms.items():
         ci = "—" if arm.ci_low is None else f"[{arm.ci_low:.3f}, {arm.ci_high:.3f}]"
         diff = "—" if arm.diff_vs_random is None else f"{arm.diff_vs_random:+.3f}"
-        gap = "—" if arm.gap_closed is None else f"{arm.gap_closed:.0%}"
-        row = [name, fmt(arm.sel_at_k), ci, gap, diff, f"{arm.compute.executions:.0f}"]
+        row = [name, fmt(arm.sel_at_k), ci, fmt_gap(arm), diff, f"{arm.compute.executions:.0f}"]
         table.add_row(*row, *([f"{arm.compute.reward_calls:.0f}"] if scored else []))
     console.print(table)
     if result.scorer is not None:

@@ -7,6 +7,8 @@ The ledger builds the data (``ledger.report.summary``) and the HTML page
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +18,28 @@ from rich.table import Table
 from agent.commands.console import make_console
 from harness.results import ExperimentStatus
 from ledger.errors import LedgerError
-from ledger.report.page import write_html
+from ledger.report.export import write_tsv
+from ledger.report.page import write_html, write_runs_html
+from ledger.report.runs import RunRow, RunsComparison, compare_runs
 from ledger.report.summary import Report, build_report
+from ledger.report.verdict import Delta
 from ledger.store import Ledger
 from ledger.views import ExperimentView
 
 STALE = "stale"  # --status stale: running rows whose writer is gone
 
 
-def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> None:
-    """One line per experiment of a run (the latest run unless ``tag``)."""
+def show_log(
+    path: Path, tag: str | None, status: str | None, as_json: bool, as_tsv: bool = False
+) -> None:
+    """One line per experiment of a run (the latest run unless ``tag``); ``as_tsv``: the flat
+    table a notebook reads (``ledger/report/export.py``)."""
     statuses = [s.value for s in ExperimentStatus] + [STALE]
     if status is not None and status not in statuses:
         choices = ", ".join(statuses)
         raise LedgerError(f"unknown status {status!r} (one of {choices})")
+    if as_json and as_tsv:
+        raise LedgerError("give --json or --tsv, not both")
     with Ledger.open(path, readonly=True) as ledger:
         run = ledger.get_run(tag)
         every = ledger.experiments(run.id)
@@ -38,6 +48,9 @@ def show_log(path: Path, tag: str | None, status: str | None, as_json: bool) -> 
     experiments = [e for e in experiments if status != STALE or e.stale]
     if as_json:
         print(json.dumps([e.to_json() for e in experiments], indent=2))
+        return
+    if as_tsv:
+        write_tsv(run, experiments, sys.stdout)
         return
     simulated = " SIMULATED" if run.simulated else ""
     print(f"run {run.tag} ({run.shown_status}{simulated}) on {run.branch}")
@@ -58,15 +71,20 @@ def holdout_line(experiments: list[ExperimentView]) -> str:
     )
 
 
+WHY = 14  # width of the why column: "p=0.065", "not_random", "same as #12"
+
+
 def log_header() -> str:
     return (
-        f"{'#':>4}  {'commit':8}  {'status':15}  {'dev':>6}  {'vs incumbent':>22}  "
-        f"{'gap':>5}  {'holdout':>7}  {'confirmed':9}  {'cost':>8}  hypothesis"
+        f"{'#':>4}  {'commit':8}  {'status':15}  {'why':{WHY}}  {'dev':>6}  "
+        f"{'vs incumbent':>22}  {'gap':>5}  {'holdout':>7}  {'confirmed':9}  {'cost':>8}  "
+        "hypothesis"
     )
 
 
 def log_line(e: ExperimentView) -> str:
-    """A fixed-width, greppable line: number, commit, status, scores, cost, hypothesis."""
+    """A fixed-width, greppable line: number, commit, status and why, scores, cost,
+    hypothesis."""
     change = "—"
     if e.dev_delta is not None:
         lower = "—" if e.dev_delta_lower is None else f"{e.dev_delta_lower:+.3f}"
@@ -75,8 +93,10 @@ def log_line(e: ExperimentView) -> str:
     gap = "—" if score is None or score.gap_closed is None else f"{score.gap_closed:.0%}"
     hypothesis = e.hypothesis.splitlines()[0] if e.hypothesis else ""
     confirmed = {True: "confirmed", False: "no", None: "—"}[e.confirmed]
+    why = e.why()
+    why = why if len(why) <= WHY else why[: WHY - 1] + "…"
     return (
-        f"{e.number:>4}  {(e.commit or '—')[:8]:8}  {e.shown_status:15}  "
+        f"{e.number:>4}  {(e.commit or '—')[:8]:8}  {e.shown_status:15}  {why:{WHY}}  "
         f"{_num(e.sel_at_k('dev')):>6}  {change:>22}  {gap:>5}  "
         f"{_num(e.sel_at_k('holdout')):>7}  {confirmed:9}  {_money(e.cost_usd):>8}  {hypothesis}"
     )
@@ -97,7 +117,61 @@ def show_report(path: Path, tag: str | None, html: Path | None, as_json: bool) -
         console.print(f"wrote {html}")
 
 
+def show_runs(path: Path, tags: list[str], html: Path | None, as_json: bool) -> None:
+    """Runs side by side (``ledger/report/runs.py``) in the terminal (or JSON), and as a page."""
+    if len(set(tags)) != len(tags):
+        raise LedgerError(f"--run names a run twice: {', '.join(tags)}")
+    with Ledger.open(path, readonly=True) as ledger:
+        comparison = compare_runs(ledger, tags)
+    if html is not None:
+        write_runs_html(comparison, html)
+    if as_json:
+        print(json.dumps(comparison.to_json(), indent=2, default=str))
+        return
+    console = Console()
+    render_runs(comparison, console)
+    if html is not None:
+        console.print(f"wrote {html}")
+
+
+def render_runs(c: RunsComparison, console: Console) -> None:
+    for row in c.runs:
+        console.print(f"[bold]{row.tag}[/]: {row.headline}")
+    table = Table(title="runs side by side", title_justify="left", header_style="bold")
+    table.add_column("")
+    for row in c.runs:
+        table.add_column(row.tag, justify="right")
+    fields: list[tuple[str, Callable[[RunRow], str]]] = [
+        ("directive (program.md)", lambda r: r.program_hash),
+        ("proposer", lambda r: r.proposer),
+        ("pool", lambda r: (r.pool_id or "—") + (" SIMULATED" if r.simulated else "")),
+        ("k, subsets, seed", lambda r: f"{r.k}, {r.repeats}, {r.seed}"),
+        ("changes kept", lambda r: f"{r.kept} of {r.decided} ({_pct(r.keep_rate)})"),
+        ("best", lambda r: f"#{r.best}" if r.best else "—"),
+        ("best dev / holdout", lambda r: "{} / {}".format(
+            _num(r.best_values.get("dev")), _num(r.best_values.get("holdout")))),
+        ("best − start, dev", lambda r: _delta(r.vs_start.get("dev"))),
+        ("best − start, holdout", lambda r: _delta(r.vs_start.get("holdout"))),
+        ("best baseline", lambda r: r.baseline or "—"),
+        ("best − it, dev", lambda r: _delta(r.vs_baseline.get("dev"))),
+        ("best − it, holdout", lambda r: _delta(r.vs_baseline.get("holdout"))),
+        ("money", lambda r: _money(r.cost_usd)),
+        ("executions", lambda r: f"{r.executions:,}"),
+        ("wall time", lambda r: "—" if r.wall_seconds is None else f"{r.wall_seconds:.0f} s"),
+    ]  # fmt: skip
+    for name, value in fields:
+        table.add_row(name, *[value(row) for row in c.runs])
+    console.print(table)
+    if not c.same_directive:
+        console.print("the runs' directives differ (program.md)")
+    for p in c.pairs:
+        shown = _delta(p.delta) if p.delta else f"not paired: {p.why_not}"
+        console.print(f"best of {p.a} − best of {p.b}, {p.split}: {shown}")
+
+
 def render_report(r: Report, console: Console) -> None:
+    """The verdict first, then what was tried, where selection loses, the baselines, the
+    failures and the spend."""
     run = r.run
     if r.simulated:
         console.print("[bold black on yellow] SIMULATED [/] this run's pool was simulated")
@@ -116,12 +190,61 @@ def render_report(r: Report, console: Console) -> None:
             + {True: " (confirmed)", False: " (not confirmed)", None: ""}[best.confirmed]
             + f": {best.hypothesis}"
         )
+        console.print(f"[bold]verdict:[/] {r.verdict.headline}")
+        console.print(_verdict_table(r))
     keep = "—" if r.keep_rate is None else f"{r.keep_rate:.0%}"
-    console.print(f"keep rate {keep} ({r.kept} kept of {r.decided} decided)")
+    others = ", ".join(
+        f"{r.statuses[status]} {status}"
+        for status in ("discarded", "invalid", "crashed", "interrupted", "running (stale)")
+        if r.statuses.get(status)
+    )
+    console.print(
+        f"keep rate {keep} ({r.kept} of {r.decided} changes kept"
+        + (f"; {others}" if others else "")
+        + ")"
+    )
     console.print(holdout_line(r.experiments))
+    for split, losses in r.losses.items():
+        better = ", ".join(f"{t.arm} on {t.better}" for t in losses.tallies if t.better)
+        console.print(
+            f"where it still loses on {split}: {losses.lost_problems} of {losses.problems} "
+            f"problems, {losses.lost_mean:.3f} of sel@k short of oracle"
+            + (f"; arms better than it on some: {better}" if better else "")
+        )
     console.print(_baselines_table(r))
     console.print(_failures_table(r))
     console.print(_spend_table(r))
+
+
+def _verdict_table(r: Report) -> Table:
+    """The best against the start and the best baseline, and every kept change against its
+    incumbent: dev and holdout differences with their 95% intervals."""
+    v = r.verdict
+    table = Table(header_style="bold")
+    for column in ("comparison", "dev Δ [95% CI]", "holdout Δ [95% CI]", "holdout says"):
+        table.add_column(column, justify="left" if column == "comparison" else "right")
+    rows: list[tuple[str, Delta | None, Delta | None, str]] = []
+    if v.vs_start:
+        holdout = v.vs_start.get("holdout")
+        says = holdout.reading if holdout else "not measured"
+        rows.append((f"best #{v.best} − start #{v.start}", v.vs_start.get("dev"), holdout, says))
+    if v.baseline:
+        holdout = v.vs_baseline.get("holdout")
+        says = holdout.reading if holdout else "not measured"
+        name = f"best #{v.best} − best baseline {v.baseline}"
+        rows.append((name, v.vs_baseline.get("dev"), holdout, says))
+    for c in v.changes:
+        rows.append((f"kept #{c.number} − #{c.incumbent}", c.dev, c.holdout, c.holds))
+    for name, dev, holdout, says in rows:
+        table.add_row(name, _delta(dev), _delta(holdout), says)
+    return table
+
+
+def _delta(d: Delta | None) -> str:
+    if d is None:
+        return "—"
+    color = {"better": "green", "worse": "red"}.get(d.reading, "default")
+    return f"[{color}]{d.estimate:+.3f}[/] [{d.low:+.3f}, {d.high:+.3f}]"
 
 
 def _baselines_table(r: Report) -> Table:
@@ -191,6 +314,10 @@ def _spend_table(r: Report) -> Table:
 
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
 
 
 def _money(value: float | None) -> str:

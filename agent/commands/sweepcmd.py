@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.commands.console import make_console
-from agent.commands.evalcmd import fmt, progress_bars
+from agent.commands.evalcmd import fmt, fmt_gap, progress_bars
 from harness.analysis.costs import PointCost
 from harness.analysis.crossing import Crossing
 from harness.analysis.sweep import PoolSweep, SweepResult, SweepSpec, run_sweep
@@ -72,9 +72,8 @@ def render_pool(pool: PoolSweep, console: Console) -> None:
             value = fmt(arm.sel_at_k)
             if arm.ci_low is not None:
                 value += f" [{arm.ci_low:.2f}, {arm.ci_high:.2f}]"
-            gap = "—" if arm.gap_closed is None else f"{arm.gap_closed:.0%}"
             spent = point.costs[name]
-            table.add_row("", name, value, gap, f"{spent.executions:.0f}", *_cost(spent))
+            table.add_row("", name, value, fmt_gap(arm), f"{spent.executions:.0f}", *_cost(spent))
         table.add_section()
     console.print(table)
     render_forecast(pool, console)
@@ -94,12 +93,16 @@ def render_forecast(pool: PoolSweep, console: Console) -> None:
         console.print(f"forecast: none ({pool.forecast_note})")
         return
     regression = "—" if f.regression_exponent is None else f"{f.regression_exponent:.3f}"
+    law = (
+        "no power-law exponent (the fit is at its bound)"
+        if f.exponent is None
+        else f"power-law exponent b = {f.exponent:.3f} (a = {fmt(f.scale)})"
+    )
     console.print(
         f"FORECAST (not measured): pass@{f.ks[-1]} ≈ {f.values[-1]:.3f} "
         f"[{f.low[-1]:.3f}, {f.high[-1]:.3f}] from a Beta(α={f.alpha:.3f}, β={f.beta:.3f}) fitted "
-        f"to per-problem pass@1; power-law exponent b = {f.exponent:.3f} (a = {fmt(f.scale)}; "
-        f"a straight line through the measured points gives b = {regression}); the fit is "
-        f"within {f.fit_error:.3f} of every measured pass@k"
+        f"to per-problem pass@1; {law}; a straight line through the measured points gives "
+        f"b = {regression}; the fit is within {f.fit_error:.3f} of every measured pass@k"
     )
     if f.note:
         console.print(f"  [yellow]note:[/] {f.note}")

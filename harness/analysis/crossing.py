@@ -33,18 +33,19 @@ class Curves:
 
 
 def find_crossings(pools: dict[str, Curves], seed: int) -> list[Crossing]:
-    """Every curve of every pool against the pass@1 of every pool with a higher pass@1, on
-    the problems the two share."""
+    """Every curve of every pool against the pass@1 of every pool with a higher pass@1 on the
+    problems the two share (which pool is the stronger is decided there too: a pool covering
+    only easy problems is not stronger for it)."""
     found = []
     for small, a in pools.items():
         for big, b in pools.items():
-            if b.pass_at_1.mean() <= a.pass_at_1.mean():
-                continue  # reached at k = 1 already: nothing to find
             shared = sorted(set(a.tasks) & set(b.tasks))
-            if not shared:
+            if small == big or not shared:
                 continue
             cols_a = [a.tasks.index(t) for t in shared]
             target = b.pass_at_1[[b.tasks.index(t) for t in shared]]
+            if target.mean() <= a.pass_at_1[cols_a].mean():
+                continue  # reached at k = 1 already: nothing to find
             for curve, values in a.values.items():
                 if curve not in NOT_CROSSING:
                     found.append(

@@ -1,8 +1,10 @@
-"""Where a selector loses: the error analysis a proposer is shown.
+"""Where a selector loses: the error analysis a proposer is shown, and the morning report's
+per-problem view.
 
-For the problems where a correct candidate was in the first subset and the selector's pick was
-wrong, ordered by what selection lost there (the oracle's value minus the selector's), the
-subset's candidates are grouped by behaviour (the same self-tests passed and the same outputs),
+For the problems the selector lost (the oracle's value minus the selector's, over the problem's
+subsets, above 0), the most lost first, one subset is shown: the first on which a correct
+candidate was in view and the selector picked a wrong one. Its candidates are grouped by
+behaviour (the same self-tests passed and the same outputs),
 and each group is described by its signals: size, self-tests passed, agreement of its outputs
 with the other candidates', the prompt's examples it passes, whether the selector picked in it,
 and how many of its members are correct. Nothing here names a hidden test; the caller decides
@@ -14,37 +16,53 @@ from __future__ import annotations
 import numpy as np
 
 from harness.judge.design import Design
+from harness.judge.metrics import tied_set
 from harness.judge.runners import ArmRun
 from harness.results import BehaviourGroup, FailureCase
 
-CASES = 5  # problems shown at most
+CASES = 30  # problems described at most (a proposer's prompt shows the first few)
 GROUPS = 8  # groups shown per problem at most
 
 
 def failure_cases(design: Design, selector: ArmRun, oracle: ArmRun) -> list[FailureCase]:
     """The problems the selector got wrong with a correct candidate in view (see the module)."""
-    if selector.failure is not None or not selector.picks:
+    if selector.failure is not None or len(selector.scores) != len(design.problems):
         return []
     lost = oracle.values - selector.values
     cases = []
     for i in np.argsort(-lost, kind="stable"):
-        data, subsets, pick = design.problems[i], design.subsets[i], selector.picks[i]
-        idx = subsets[0]
-        if lost[i] <= 0 or pick.correct or not data.correct[idx].any():
+        if lost[i] <= 0:
+            break
+        found = _losing_subset(design, int(i), selector.scores[i])
+        if found is None:
             continue
-        picked = next(j for j in idx if data.samples[j].index == pick.pick)
+        r, idx, picked = found
         cases.append(
             FailureCase(
-                task_id=data.task_id,
-                entry_point=data.task.entry_point,
+                task_id=design.problems[i].task_id,
+                entry_point=design.problems[i].task.entry_point,
                 lost=float(lost[i]),
                 candidates=len(idx),
-                groups=_groups(design, int(i), idx, int(picked)),
+                subset=r,
+                groups=_groups(design, int(i), idx, picked),
             )
         )
         if len(cases) == CASES:
             break
     return cases
+
+
+def _losing_subset(
+    design: Design, i: int, scores: tuple[np.ndarray, ...]
+) -> tuple[int, np.ndarray, int] | None:
+    """(which subset, its candidates, the one picked) for the problem's first subset holding
+    a correct candidate on which the pick (the first of the tied top set) is wrong."""
+    data = design.problems[i]
+    for r, (idx, got) in enumerate(zip(design.subsets[i], scores, strict=False)):
+        chosen = int(idx[tied_set(got)[0]])
+        if not data.correct[chosen] and data.correct[idx].any():
+            return r, idx, chosen
+    return None
 
 
 def _groups(design: Design, i: int, idx: np.ndarray, picked: int) -> list[BehaviourGroup]:

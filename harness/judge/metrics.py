@@ -2,7 +2,10 @@
 
 - pass@k: the unbiased estimator of Chen et al. (2021), ``1 - C(n-c, k) / C(n, k)``.
 - sel@k: for each problem, R fixed k-subsets of its n candidates are drawn (seeded by the run
-  seed and the task id, identical for every arm: a paired design; with k = n, one subset). An
+  seed and the task id, identical for every arm: a paired design). Where a problem has no more
+  than R distinct k-subsets, all of them are taken instead (with k = n, the one subset): the
+  exact value, with no draw's noise; with k = 1, every candidate alone, so that sel@1 is
+  exactly pass@1 for every arm. An
   arm's pick on a subset is the argmax of its scores; a tie is scored as the expected
   correctness over the tied set, so a constant arm scores exactly the subset's mean.
 - gap closed: ``(sel@k - pass@1) / (pass@k - pass@1)``.
@@ -13,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -32,11 +36,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def draw_subsets(n: int, k: int, repeats: int, seed: int, task_id: str) -> np.ndarray:
-    """``repeats`` k-subsets of range(n) (a (R, k) int array); one subset when k == n."""
+    """``repeats`` k-subsets of range(n) (a (R, k) int array). Every k-subset, in order, when
+    there are no more than ``repeats`` of them (one when k == n), and every candidate alone
+    when k == 1: a random draw of R singletons would put every arm (they all ship the only
+    candidate) off pass@1 by the draw's noise."""
     if k > n:
         raise ValueError(f"k={k} is larger than the n={n} samples")
-    if k == n:
-        return np.arange(n)[None, :]
+    if k == 1:
+        return np.arange(n)[:, None]
+    if math.comb(n, k) <= repeats:
+        return np.array(list(itertools.combinations(range(n), k)), dtype=int)
     digest = hashlib.sha256(f"winnow-subsets-v1:{seed}:{task_id}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
     return np.stack([np.sort(rng.choice(n, size=k, replace=False)) for _ in range(repeats)])

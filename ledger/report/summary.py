@@ -1,9 +1,15 @@
 """The morning review's data: what ``winnow report`` shows, as one typed, JSON-able object.
 
-Built from one read snapshot of the ledger. Nothing here is estimated that was not measured:
-the best selector is compared with each baseline on the per-problem values the harness
-recorded for both (paired bootstrap, on the evaluation's own resamples); the pool's pass@k
-curve is drawn only from recorded per-problem counts; a missing value stays None.
+Built from one read snapshot of the ledger, in the order a researcher asks: the verdict (did a
+kept change beat the incumbent and the best baseline, does it hold on the holdout:
+``verdict.py``), what was tried, what it cost, and where selection still loses
+(``losses.py``). Nothing here is estimated that was not measured: the best selector is
+compared with each baseline on the per-problem values the harness recorded for both (paired
+bootstrap, on the evaluation's own resamples); the pool's pass@k curve is drawn only from
+recorded per-problem counts; a missing value stays None.
+
+The keep rate counts changes: the run's starting point (kept without being compared with
+anything) is neither a change nor a keep.
 """
 
 from __future__ import annotations
@@ -16,23 +22,19 @@ from typing import Any
 
 import sqlalchemy
 from pydantic_core import to_jsonable_python
-from sqlalchemy import literal_column
 from sqlmodel import Session, col, func, select
 
 from harness.results import ArmResult, ExperimentStatus
 from ledger.database import utc_now
 from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord
+from ledger.report.losses import SplitLosses, build_losses
+from ledger.report.picks import picks_of, values_of
 from ledger.report.stats import curve_ks, paired_difference, pass_at_k
+from ledger.report.verdict import Verdict, build_verdict
 from ledger.store import Ledger
-from ledger.views import ExperimentView, RunView, experiment_views, run_view
+from ledger.views import DECIDED, ExperimentView, RunView, experiment_views, run_view
 
 SPLITS = ("dev", "holdout")
-DECIDED = (  # what counts toward the keep rate
-    ExperimentStatus.KEPT,
-    ExperimentStatus.DISCARDED,
-    ExperimentStatus.CRASHED,
-    ExperimentStatus.INVALID,
-)
 
 
 @dataclass
@@ -79,7 +81,8 @@ class Spend:
     completion_tokens: int
     cost_usd: float
     evaluations: int
-    executions: int
+    executions: int  # run in the sandbox
+    cache_hits: int  # answered by the execution cache instead
     evaluation_seconds: float
     experiment_seconds: float
     wall_seconds: float | None
@@ -93,9 +96,11 @@ class Report:
     best: int | None  # number of the incumbent: the latest kept experiment
     baselines: dict[str, Baselines]
     comparisons: list[Comparison]
-    kept: int
-    decided: int
+    kept: int  # kept changes (the starting point is not one)
+    decided: int  # changes decided: kept, discarded, crashed or invalid
     statuses: dict[str, int]
+    verdict: Verdict
+    losses: dict[str, SplitLosses]
     failed_checks: list[FailedCheck]
     failed_check_counts: dict[str, int]
     spend: Spend
@@ -138,6 +143,7 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
         best = _best(experiments)
         baselines = _baselines(experiments, best)
         statuses = Counter(e.shown_status for e in experiments)
+        changes = Counter(e.shown_status for e in experiments if not e.is_start)
         failed = [
             FailedCheck(e.number, split, c.name, c.detail)
             for e in experiments
@@ -152,9 +158,11 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
             best=best.number if best else None,
             baselines=baselines,
             comparisons=_comparisons(session, best) if best else [],
-            kept=statuses[ExperimentStatus.KEPT],
-            decided=sum(statuses[s] for s in DECIDED),
+            kept=changes[ExperimentStatus.KEPT],
+            decided=sum(changes[s] for s in DECIDED),
             statuses=dict(statuses),
+            verdict=build_verdict(session, experiments),
+            losses=build_losses(session, best),
             failed_checks=failed,
             failed_check_counts=dict(Counter(f.name for f in failed)),
             spend=_spend(session, run, experiments),
@@ -195,21 +203,14 @@ def _comparisons(session: Session, best: ExperimentView) -> list[Comparison]:
         ev = best.evaluations.get(split)
         if ev is None or ev.score is None:
             continue
-        values: dict[str, dict[str, float]] = {}
-        # In the order they were recorded: the harness's problem order, which its bootstrap
-        # resamples index (so the intervals here are the evaluation's own).
-        query = (
-            sqlalchemy.select(PROBLEM_RESULTS)
-            .where(PROBLEM_RESULTS.c.evaluation_id == ev.id)
-            .order_by(literal_column("rowid"))
-        )
-        for result in session.execute(query).mappings():
-            values.setdefault(result["arm"], {})[result["task_id"]] = result["value"]
-        mine = values.get(ev.arm, {})
+        # In the harness's problem order, which its bootstrap resamples index (so the
+        # intervals here are the evaluation's own).
+        picks = picks_of(session, ev.id)
+        mine = values_of(picks, ev.arm)
         for name, arm in ev.arms.items():
             if name == ev.arm:
                 continue
-            theirs = values.get(name, {})
+            theirs = values_of(picks, name)
             tasks = [task for task in mine if task in theirs]
             diff = None
             if tasks and len(tasks) == len(mine) == len(theirs):
@@ -301,7 +302,28 @@ def _spend(session: Session, run: RunView, experiments: list[ExperimentView]) ->
         cost_usd=float(calls[5]),
         evaluations=len(evaluations),
         executions=sum(ev.executions or 0 for ev in evaluations),
+        cache_hits=sum(ev.cache_hits or 0 for ev in evaluations),
         evaluation_seconds=sum(ev.elapsed_s or 0.0 for ev in evaluations),
         experiment_seconds=sum(e.duration_s or 0.0 for e in experiments),
         wall_seconds=wall,
     )
+
+
+def running_best(
+    exps: list[ExperimentView],
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """The incumbent's dev sel@k after each kept experiment, and the same commits' holdout."""
+    steps: list[tuple[float, float]] = []
+    holdout: list[tuple[float, float]] = []
+    for e in exps:
+        if e.status != ExperimentStatus.KEPT:
+            continue
+        if (dev := e.sel_at_k("dev")) is not None:
+            steps.append((e.number, dev))
+        if (held := e.sel_at_k("holdout")) is not None:
+            holdout.append((e.number, held))
+    last = exps[-1].number
+    for line in (steps, holdout):
+        if line and line[-1][0] < last:
+            line.append((last, line[-1][1]))
+    return steps, holdout
