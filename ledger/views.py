@@ -266,17 +266,19 @@ def _short_reason(reason: str) -> str:
     return " ".join(words[:_SHORT_REASON]) + (" …" if len(words) > _SHORT_REASON else "")
 
 
+SCORE_FIELDS = ("sel_at_k", "ci_low", "ci_high", "gap_closed", "gap_ci_low", "gap_ci_high")
+
+
+def score_fields(evaluation: EvaluationView | None) -> dict[str, float | None]:
+    """The selector's score of an evaluation by field (None where nothing was scored)."""
+    score = evaluation.score if evaluation else None
+    return {name: getattr(score, name) if score else None for name in SCORE_FIELDS}
+
+
 def _split_json(evaluation: EvaluationView | None) -> dict[str, Any] | None:
     if evaluation is None:
         return None
-    score = evaluation.score
-    return {
-        "sel_at_k": score.sel_at_k if score else None,
-        "ci_low": score.ci_low if score else None,
-        "ci_high": score.ci_high if score else None,
-        "gap_closed": score.gap_closed if score else None,
-        "gap_ci_low": score.gap_ci_low if score else None,
-        "gap_ci_high": score.gap_ci_high if score else None,
+    return score_fields(evaluation) | {
         "k": evaluation.k,
         "pass_at_1": evaluation.pass_at_1,
         "pass_at_k": evaluation.pass_at_k,

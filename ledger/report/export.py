@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from typing import Any, TextIO
 
-from ledger.views import EvaluationView, ExperimentView, RunView
+from ledger.views import EvaluationView, ExperimentView, RunView, score_fields
 
 SPLIT_COLUMNS = (
     "sel_at_k", "ci_low", "ci_high", "gap_closed", "gap_ci_low", "gap_ci_high", "pass_at_1",
@@ -54,14 +54,7 @@ def experiment_row(run: RunView, e: ExperimentView) -> dict[str, Any]:
 
 
 def _split(ev: EvaluationView | None) -> list[tuple[str, Any]]:
-    score = ev.score if ev else None
-    values = {
-        "sel_at_k": score.sel_at_k if score else None,
-        "ci_low": score.ci_low if score else None,
-        "ci_high": score.ci_high if score else None,
-        "gap_closed": score.gap_closed if score else None,
-        "gap_ci_low": score.gap_ci_low if score else None,
-        "gap_ci_high": score.gap_ci_high if score else None,
+    values = score_fields(ev) | {
         "pass_at_1": ev.pass_at_1 if ev else None,
         "pass_at_k": ev.pass_at_k if ev else None,
         "k": ev.k if ev else None,
