@@ -166,11 +166,10 @@ class ExperimentView:
 
     @property
     def decision_p(self) -> float | None:
-        """The decision's p-value: the one the ledger records (``p_value``, where the keep rule
-        stores one), else the one the decision's reason states ("sign-flip p = 0.065")."""
-        stored = getattr(self, "p_value", None)  # the keep rule's own field, when present
-        if isinstance(stored, float):
-            return stored
+        """The decision's p-value: the one the ledger records (``dev_p_value``, since the run's
+        error control), else the one the decision's reason states ("sign-flip p = 0.065")."""
+        if self.dev_p_value is not None:
+            return self.dev_p_value
         found = _P_VALUE.search(self.reason or "")
         return float(found.group(1)) if found else None
 
@@ -253,7 +252,7 @@ class ExperimentView:
         return data
 
 
-_P_VALUE = re.compile(r"\bp = ([0-9.]+)")
+_P_VALUE = re.compile(r"\bp = ([0-9.]+(?:e[-+]?[0-9]+)?)")
 _IDENTICAL = re.compile(r"identical to experiment (\d+)")
 _ERROR = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Exit|Interrupt))\b")
 _SHORT_REASON = 3  # words of a free-form reason kept by ExperimentView.why

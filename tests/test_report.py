@@ -263,6 +263,8 @@ def test_log_and_report_say_which_kept_changes_the_holdout_confirms(tmp_path: Pa
     assert "holdout: looked at 3 times; 1 of 2 kept changes confirmed" in out
     logged = json.loads(winnow("log", "--ledger", str(path), "--json")[1])
     assert [row["confirmed"] for row in logged] == [None, True, False, None]
+    # Why: the p-value the ledger stores (the reasons here state none).
+    assert [row["why"] for row in logged] == ["start", "p=0.001", "p=0.001", "p=0.001"]
     assert logged[1]["holdout"]["delta_low"] == 0.03 and logged[1]["dev"]["level"] == 0.004
     report = json.loads(winnow("report", "--ledger", str(path), "--json")[1])
     assert report["confirmed"] == 1 and report["holdout_looks"] == 3
