@@ -6,9 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from optuna.trial import TrialState
 
 from agent.proposal import Context, NothingNew, Outcome
-from agent.search_proposer import SPACE_FILE, SearchProposer, load_space, read_value
+from agent.search_proposer import (
+    DEAD_AFTER,
+    FLOOR,
+    SPACE_FILE,
+    SearchProposer,
+    load_space,
+    read_value,
+)
 from harness.errors import InputError
 from harness.results import ExperimentStatus
 from harness.sampling import load_sampling_config
@@ -195,8 +203,66 @@ def test_trials_carry_the_experiment_they_became_and_the_grid_values(tmp_path: P
     assert all(t.user_attrs["commit"] == f"c{t.user_attrs['experiment']:07d}" for t in made)
     for t in trials:
         assert repr(t.params["POWER"]) == repr(round(t.params["POWER"] * 20) / 20), t.params
-        assert t.value is None or repr(t.value) in ("0.3", "0.4")  # 0.1 + 0.2 is told as 0.3
-    for t in trials:  # a repeat is told the earlier outcome at once, and says whose
+        assert t.value is None or repr(t.value) in ("0.0", "0.3", "0.4")  # 0.1 + 0.2: 0.3
+    for t in trials:  # a repeat is told at once, as no evidence, and says whose
         if "repeat_of" in t.user_attrs:
             earlier = trials[t.user_attrs["repeat_of"]]
             assert earlier.params == t.params and "experiment" in earlier.user_attrs
+            assert t.state == TrialState.FAIL and t.value is None
+        else:
+            assert t.value is not None
+
+
+SIGNAL = """
+[[param]]
+file = "experiments/selector.py"
+name = "POWER"
+low = 0.0
+high = 2.0
+step = 0.05
+
+[[param]]
+file = "experiments/selector.py"
+name = "SIGNAL"
+choices = ["tests", "absent"]
+"""
+
+
+def test_values_the_checks_refuse_are_learned_and_avoided(tmp_path: Path) -> None:
+    """SIGNAL = "absent" is always refused by the checks (as the prompt's examples are on a
+    suite without any) and "tests" scores by POWER. A refused trial is told sel@k's floor and
+    a choice refused three times and never measured is not proposed again. Told as a failure,
+    TPE drew it about half the time; told the floor alone, in a third of its proposals."""
+    proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    files = {SELECTOR: 'POWER = 1.0\nSIGNAL = "tests"\n', SPACE_FILE: SIGNAL}
+    proposer.seed_with(files, 0.4, became(1, "kept"))
+    drawn = []
+    for number in range(2, 27):
+        proposal = proposer.propose(Context("", "", files, {}, [], None, []))
+        text = proposal.files[SELECTOR]
+        drawn.append(text.split('"')[1])
+        if drawn[-1] == "absent":
+            proposer.tell(proposal, None, became(number, "invalid" if number % 2 else "crashed"))
+        else:
+            power = float(text.split()[2])
+            proposer.tell(proposal, 0.3 + 0.05 * (1 - abs(power - 1.0)), became(number))
+    assert drawn.count("absent") == DEAD_AFTER == 3, drawn
+    refused = [t for t in proposer.study.get_trials() if t.params.get("SIGNAL") == "absent"]
+    made = [t for t in refused if "experiment" in t.user_attrs]
+    assert len(made) == 3 and all(t.value == FLOOR == 0.0 and t.user_attrs["floor"] for t in made)
+    pruned = [t for t in refused if t not in made]  # drawn again, asked with "tests" instead
+    assert pruned and all(t.state == TrialState.FAIL for t in pruned)
+    assert all(t.user_attrs["pruned"] == "SIGNAL='absent'" for t in pruned)
+
+
+def test_a_knob_whose_every_choice_is_refused_ends_the_search(tmp_path: Path) -> None:
+    proposer = SearchProposer(tmp_path / "study.sqlite", "t", seed=0)
+    files = {SELECTOR: 'POWER = 1.0\nSIGNAL = "tests"\n', SPACE_FILE: SIGNAL}
+    for number in range(1, 40):
+        try:
+            proposal = proposer.propose(Context("", "", files, {}, [], None, []))
+        except NothingNew as end:
+            assert "every choice of SIGNAL" in str(end) and number > 2 * DEAD_AFTER
+            return
+        proposer.tell(proposal, None, became(number, "invalid"))
+    raise AssertionError("the search went on proposing choices that were all refused")
