@@ -3,7 +3,7 @@
 Every TOML file — the run config (below), its ``[proposer]`` table (``agent/settings.py``),
 ``experiments/sampling.toml`` (``harness/sampling/config.py``), ``experiments/scorer.toml``
 (:func:`with_scorer_overrides`) and ``experiments/search_space.toml``
-(``agent/search_proposer.py``) — is read with ``read_toml`` or ``parse_toml`` and validated with
+(``agent/search_space.py``) — is read with ``read_toml`` or ``parse_toml`` and validated with
 ``load_model`` (``harness/configload.py``, the one loader) into a frozen pydantic model
 (``harness/configmodel.py``) that refuses unknown keys. The first problem found is one
 :class:`InputError` naming the file and the key, e.g. ``run.toml: key 'eval.k' must be an

@@ -9,14 +9,8 @@ import pytest
 from optuna.trial import TrialState
 
 from agent.proposal import Context, NothingNew, Outcome
-from agent.search_proposer import (
-    DEAD_AFTER,
-    FLOOR,
-    SPACE_FILE,
-    SearchProposer,
-    load_space,
-    read_value,
-)
+from agent.search_proposer import DEAD_AFTER, FLOOR, SearchProposer
+from agent.search_space import SPACE_FILE, load_space, read_value
 from harness.errors import InputError
 from harness.results import ExperimentStatus
 from harness.sampling import load_sampling_config
