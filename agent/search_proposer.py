@@ -28,6 +28,7 @@ from agent.proposal import Context, NothingNew, Outcome, Proposal
 from agent.search_space import (
     SPACE_FILE,
     Param,
+    assignments,
     inside,
     load_space,
     read_value,
@@ -39,6 +40,8 @@ from harness.errors import InputError
 from harness.results import ExperimentStatus
 
 ASKS = 100  # asks in a row that only repeat earlier trials before the space counts as exhausted
+RANDOM_AFTER = 3  # asks in a row that repeated before the next is drawn at random ...
+ENUMERATED = 200_000  # ... from the untried assignments, when the grid holds no more than this
 
 
 # -- the proposer -------------------------------------------------------------------------------
@@ -102,6 +105,7 @@ class SearchProposer:
         )
         self._asked: dict[int, optuna.trial.Trial] = {}  # trial number -> asked, not yet told
         self._rng = random.Random(seed)
+        self._random = optuna.samplers.RandomSampler(seed=seed)
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state == optuna.trial.TrialState.RUNNING:  # asked, never told: killed
                 self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
@@ -159,8 +163,22 @@ class SearchProposer:
         if size is not None and sum(inside(t.params, params) for t in done.values()) >= size:
             raise NothingNew(f"all {size} combinations of {SPACE_FILE} were tried")
         live = _live(params, _dead_choices(done.values(), params))
+        misses = 0  # asks in a row that drew an earlier trial's values or a dead choice
         for _ in range(ASKS):
-            trial = self.study.ask()
+            if misses == RANDOM_AFTER and size is not None and size <= ENUMERATED:
+                untried = [
+                    a
+                    for a in assignments(params)
+                    if _key(a) not in done
+                    and not any(n in live and v not in live[n] for n, v in a.items())
+                ]
+                if not untried:
+                    raise NothingNew(
+                        f"every combination of {SPACE_FILE} that is not dead was tried"
+                    )
+                self.study.enqueue_trial(self._rng.choice(untried), skip_if_exists=False)
+            trial = self._ask(random_draw=misses >= RANDOM_AFTER)
+            misses += 1
             chosen: dict[str, Any] = {}
             for p in params:  # define-by-run: a knob is asked only when it matters
                 if p.active(chosen):
@@ -186,6 +204,19 @@ class SearchProposer:
             trial.set_user_attr("repeat_of", earlier.number)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise NothingNew(f"{ASKS} asks in a row repeated earlier trials of {SPACE_FILE}")
+
+    def _ask(self, random_draw: bool) -> optuna.trial.Trial:
+        """TPE's next trial, or one drawn at random (an untried assignment of a finite grid is
+        enqueued first): on a plateau (many values, one score) TPE's model does not move when a
+        repeat is told as a failure, so it drew the same values again and again (a blind night
+        ended after 121 experiments, 100 asks in a row repeating)."""
+        if not random_draw:
+            return self.study.ask()
+        tpe, self.study.sampler = self.study.sampler, self._random
+        try:
+            return self.study.ask()
+        finally:
+            self.study.sampler = tpe
 
     def tell(self, proposal: Proposal, value: float | None, outcome: Outcome) -> None:
         if proposal.trial is None:

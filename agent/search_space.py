@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import optuna
@@ -228,6 +229,30 @@ def space_size(params: list[Param], chosen: dict[str, Any] | None = None) -> int
         count, after = _values(p.distribution), space_size(rest, chosen | {p.name: None})
         return None if count is None or after is None else count * after
     return 1
+
+
+def assignments(params: list[Param], chosen: dict[str, Any] | None = None) -> Iterator[dict]:
+    """Every assignment of a finite space, in order (a knob that does not matter left out)."""
+    chosen = chosen or {}
+    for i, p in enumerate(params):
+        if not p.active(chosen):
+            continue
+        for value in _grid(p):
+            yield from assignments(params[i + 1 :], chosen | {p.name: value})
+        return
+    yield chosen
+
+
+def _grid(p: Param) -> list[Any]:
+    if p.choices is not None:
+        return list(p.choices)
+    d = p.distribution
+    count = _values(d)
+    assert count is not None, f"{p.name} is a continuous range"
+    if isinstance(d, optuna.distributions.IntDistribution):
+        return list(range(d.low, d.high + 1, d.step))
+    assert isinstance(d, optuna.distributions.FloatDistribution) and d.step is not None
+    return [significant(d.low + i * d.step) for i in range(count)]
 
 
 def inside(values: dict[str, Any], params: list[Param]) -> bool:
