@@ -207,19 +207,23 @@ def test_trials_carry_the_experiment_they_became_and_the_grid_values(tmp_path: P
             assert t.value is not None
 
 
-SIGNAL = """
+POWER_GRID = """
 [[param]]
 file = "experiments/selector.py"
 name = "POWER"
 low = 0.0
 high = 2.0
 step = 0.05
-
+"""
+SIGNAL = (
+    POWER_GRID
+    + """
 [[param]]
 file = "experiments/selector.py"
 name = "SIGNAL"
 choices = ["tests", "absent"]
 """
+)
 
 
 def test_values_the_checks_refuse_are_learned_and_avoided(tmp_path: Path) -> None:
@@ -262,19 +266,15 @@ def test_a_knob_whose_every_choice_is_refused_ends_the_search(tmp_path: Path) ->
     raise AssertionError("the search went on proposing choices that were all refused")
 
 
-PLATEAU = """
-[[param]]
-file = "experiments/selector.py"
-name = "POWER"
-low = 0.0
-high = 2.0
-step = 0.05
-
+PLATEAU = (
+    POWER_GRID
+    + """
 [[param]]
 file = "experiments/selector.py"
 name = "VOTES"
 choices = [1, 2, 3]
 """
+)
 
 
 def test_a_plateau_is_searched_to_the_end_of_its_grid(tmp_path: Path) -> None:
