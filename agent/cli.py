@@ -88,7 +88,11 @@ def user_errors(func: F) -> F:
 
 def main() -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C outside the loop (which stops cleanly on its own)
+        print("winnow: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 # -- winnow eval / winnow check ------------------------------------------------------------------

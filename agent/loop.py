@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -34,7 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from agent.branch import ResearchBranch, open_branch, open_repository
+from agent.branch import (
+    ResearchBranch,
+    check_start,
+    check_tag,
+    create_branch,
+    discard_unrecorded_start,
+    open_repository,
+    reopen_branch,
+    unmark_start,
+)
 from agent.pages.sweeppage import sweep_for_run
 from agent.poolsource import PoolSource, sampling_cost
 from agent.proposal import (
@@ -63,6 +73,7 @@ from harness.results import EvalResult, ExperimentStatus, ModelCall
 from ledger.errors import LedgerError
 from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
+from ledger.views import RunView
 
 SELECTOR = "experiments/selector.py"
 SCORER = "experiments/scorer.toml"
@@ -163,6 +174,11 @@ class Loop:
         self.spec, self.config, self.proposer_config = spec, config, proposer_config
         self.make_proposer, self.ledger, self.home, self.say = make_proposer, ledger, home, say
         self.repo = open_repository(cwd)
+        self.root = Path(self.repo.working_tree_dir or cwd)
+        self.program_path = self.root / spec.program  # the user's, read fresh at every step
+        self.run_id = 0  # the run's id in the ledger, once opened
+        self.directive: tuple[str, str] | None = None  # (hash, text) of program.md, last read
+        self.opened = False
         self.started = time.monotonic()
         self.failures = 0
         self._failure: tuple[str, str] = ("crashed", "")
@@ -177,27 +193,50 @@ class Loop:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
-        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home, self.config.sampler)
-        new = f"winnow/{self.spec.tag}" not in [h.name for h in self.repo.heads]
-        self.pools.check(self.repo, new)
-        branch, created = open_branch(self.repo, self.spec.tag, self.home)
-        self.branch = branch
-        status, reason = "finished", "budget reached"
-        with Session(self.config) as session, stoppable():
+        """Start the run or resume it, and step until a budget, a stop or a failure ends it."""
+        with stoppable():
+            try:
+                return self._run()
+            except Stop as stop:  # outside an experiment: while starting, resuming or finishing
+                if not self.opened:
+                    reason = f"stopped by {stop} before the run was opened"
+                    self.say(f"run {self.spec.tag} {reason}; the same command starts it again")
+                    return RunSummary(self.spec.tag, "stopped", reason, 0, 0, None)
+                self._interrupt_open()
+                return self._finish("stopped", f"stopped by {stop}")
+
+    def _run(self) -> RunSummary:
+        spec = self.spec
+        check_tag(spec.tag)
+        previous = self._previous_run()  # a resume that differs is refused here, untouched
+        self.pools = PoolSource(spec.suite, spec.pool, self.home, self.config.sampler)
+        self.pools.check(self.repo, previous is None)
+        if not self.program_path.exists():
+            raise InputError("no research directive", self.program_path)
+        if spec.max_experiments == 0:
+            self.say(f"run {spec.tag}: --max-experiments 0, nothing to run")
+            return RunSummary(spec.tag, "finished", "--max-experiments 0", 0, 0, None)
+        status, reason, incumbent = "finished", "budget reached", None
+        with Session(self.config) as session:
             self.session = session
-            pool = self.pools.pool_for(branch, session)
-            self.run_id, incumbent_commit = self._open_run(created, pool)
+            load_suite(spec.suite)
+            if spec.pool is not None:  # the replayed pool loads before anything is created
+                self.pools.pool_for(self.root, session)
+            self.branch = branch = self._open_branch(previous)
+            pool = self.pools.pool_for(branch.path, session)
+            self.run_id, incumbent_commit = self._open_run(previous, pool)
+            self.opened = True
             session.configure(self.config)  # k is now fixed for the whole run
             start = pool
             if self.start_pool not in (None, pool.id):  # resumed after a kept sampling change
-                start = load_pool(self.start_pool, load_suite(self.spec.suite), session.cache_path)
+                start = load_pool(self.start_pool, load_suite(spec.suite), session.cache_path)
             self.start_cost = sampling_cost(start, self._k())
             self.pools.flush(self.ledger, self.run_id, None)
             self.proposer = self.make_proposer(branch)
             label = " (SIMULATED)" if pool.simulated else ""
             cost = "" if self.start_cost is None else f", sampling {self.start_cost}"
             self.say(
-                f"run {self.spec.tag} on {branch.name}: pool {pool.id}{label}, "
+                f"run {spec.tag} on {branch.name}: pool {pool.id}{label}, "
                 f"k={self._k()}{cost}, proposer {self.proposer.name}, worktree {branch.path}"
             )
             try:
@@ -220,9 +259,53 @@ class Loop:
             except ProposerDown as down:
                 self._record_calls(down.calls, None)
                 status, reason = "failed", f"the proposer is down: {down}"
-        if status == "finished" and self.spec.sweep_ks and incumbent is not None:
+        if status == "finished" and spec.sweep_ks and incumbent is not None:
             self._sweep(incumbent)
         return self._finish(status, reason)
+
+    def _previous_run(self) -> RunView | None:
+        """The run this command resumes (None: a new run), refused — before anything changes —
+        when another live process holds it or its suite, pool or [eval] config differ."""
+        run = self.ledger.find_run(self.spec.tag)
+        if run is None:
+            return None
+        me = (socket.gethostname(), os.getpid())
+        if run.status == "running" and not run.stale and (run.host, run.pid) != me:
+            raise LedgerError(
+                f"run {run.tag!r} is being run by pid {run.pid} on {run.host}; stop it first"
+            )
+        stored = run.config.get("spec", {})
+        started = {k: _untyped_none(stored.get(k)) for k in ("suite", "pool")}
+        given = {"suite": self.spec.suite, "pool": self.spec.pool}
+        if started != given:
+            shown = " ".join(f"--{k} {v}" for k, v in started.items() if v is not None)
+            raise InputError(
+                f"run {run.tag!r} was started with {shown}; resume it with the same, "
+                "or start a new tag"
+            )
+        self.start_pool = run.pool_id
+        evaluated = run.config.get("run", {}).get("eval")
+        if evaluated is not None:  # keys added since the run started read as their defaults
+            evaluated = EvalConfig.model_validate(evaluated).model_dump()
+        if evaluated is not None and self.config.eval.k is None:
+            self.config = self.config.with_eval(k=evaluated.get("k"))
+        if evaluated is not None and evaluated != self.config.eval.model_dump():
+            raise InputError(
+                f"run {run.tag!r} was started with [eval] {evaluated}; "
+                "resume it with the same config, or start a new tag"
+            )
+        return run
+
+    def _open_branch(self, previous: RunView | None) -> ResearchBranch:
+        """The run's branch: reopened for a resume; else made anew, after undoing what a start
+        killed before its run was recorded left behind."""
+        tag = self.spec.tag
+        if previous is not None:
+            return reopen_branch(self.repo, tag, self.home)
+        check_start(self.repo, tag, self.home, self.spec.program.as_posix())
+        if discard_unrecorded_start(self.repo, tag, self.home):
+            self.say(f"a start of {tag} stopped before it was recorded was undone")
+        return create_branch(self.repo, tag, self.home)
 
     def _sweep(self, incumbent: Incumbent) -> None:
         """Sweep the best kept selector on its pool's holdout split (the split never used to
@@ -242,45 +325,35 @@ class Loop:
         assert self.config.eval.k is not None
         return self.config.eval.k
 
-    def _open_run(self, created: bool, pool: Pool) -> tuple[int, str]:
+    def _open_run(self, previous: RunView | None, pool: Pool) -> tuple[int, str]:
         """Start the run's record, or resume it. The run's k is fixed here: every experiment,
         whatever pool it samples, chooses among the same number of candidates."""
-        program = self.branch.path / self.spec.program
-        if not program.exists():
-            raise InputError("no research directive", program)
-        program_hash = hashlib.sha256(program.read_bytes()).hexdigest()[:16]
-        if created:
+        program_hash = directive_hash(self.program_path.read_bytes())
+        if previous is None:
             if self.config.eval.k is None:
                 self.config = self.config.with_eval(k=pool.min_n())
             run_id = self.ledger.start_run(
                 tag=self.spec.tag,
                 branch=self.branch.name,
                 config={
-                    "run": self.config.model_dump(),
-                    "spec": {k: str(v) for k, v in asdict(self.spec).items()},
+                    "run": self.config.model_dump(mode="json"),
+                    "spec": _jsonable(asdict(self.spec)),
                     "start_commit": self.branch.head,
-                    "proposer": self.proposer_config.model_dump() | {"api_key_env": "(hidden)"},
+                    "proposer": self.proposer_config.model_dump(mode="json")
+                    | {"api_key_env": "(hidden)"},
                 },
                 program_hash=program_hash,
                 proposer=self.proposer_config.resolved_kind(),
                 pool_id=pool.id,
                 simulated=pool.simulated,
             )
+            unmark_start(self.home, self.spec.tag)
+            self.say(f"starting {self.spec.tag}")
             return run_id, self.branch.head
-        run = self.ledger.get_run(self.spec.tag)
-        self.start_pool = run.pool_id
-        stored = run.config.get("run", {}).get("eval")
-        if stored is not None:  # keys added since the run started read as their defaults
-            stored = EvalConfig.model_validate(stored).model_dump()
-        if stored is not None and self.config.eval.k is None:
-            self.config = self.config.with_eval(k=stored.get("k"))
-        if stored is not None and stored != self.config.eval.model_dump():
-            raise InputError(
-                f"run {self.spec.tag!r} was started with [eval] {stored}; "
-                "resume it with the same config, or start a new tag"
-            )
+        run = previous
         self.fdr = self._replay_tests(run.id)  # before anything is written: refused untouched
         interrupted = self.ledger.recover(run.id)
+        unmark_start(self.home, self.spec.tag)
         marked = f"experiments {interrupted} marked interrupted" if interrupted else "nothing lost"
         self.say(
             f"resuming {self.spec.tag}: {marked}; {self.fdr.tests} tests so far, "
@@ -289,8 +362,7 @@ class Loop:
         kept = [e for e in self.ledger.experiments(run.id) if e.status == "kept" and e.commit]
         commit = kept[-1].commit if kept else run.config["start_commit"]
         assert commit is not None
-        if self.branch.head != commit:
-            self.branch.reset(commit)
+        self.branch.reset(commit)  # also when at it: a killed commit may have left files
         for e in self.ledger.experiments(run.id):
             if e.commit and e.status in ("kept", "discarded", "invalid", "crashed"):
                 score = e.dev.score if e.dev is not None else None
@@ -336,7 +408,7 @@ class Loop:
 
     def _should_stop(self) -> str | None:
         spec = self.spec
-        done = len(self.ledger.experiments(self.run_id))
+        done = len([e for e in self.ledger.experiments(self.run_id) if e.status != "interrupted"])
         if spec.max_experiments is not None and done >= spec.max_experiments:
             return f"--max-experiments {spec.max_experiments} reached"
         if spec.max_hours is not None and time.monotonic() - self.started >= spec.max_hours * 3600:
@@ -364,6 +436,7 @@ class Loop:
             result = self._evaluate("dev", None)
             return Incumbent(kept[-1].number, commit, result, result.pool)
         number = self.ledger.next_number(self.run_id)
+        self._read_directive()
         exp = self._start_experiment(
             self.run_id, number, commit, "baseline: the unmodified starting point", "", "baseline"
         )
@@ -541,7 +614,7 @@ class Loop:
 
     def _evaluate(self, split: str, exp: int | None) -> EvalResult:
         try:
-            pool = self.pools.pool_for(self.branch, self.session)
+            pool = self.pools.pool_for(self.branch.path, self.session)
         finally:
             self.pools.flush(self.ledger, self.run_id, exp)
         cost = sampling_cost(pool, self._k())
@@ -592,10 +665,20 @@ class Loop:
         self.ledger.record_evaluation(exp, result.to_json(picks=True, calls=True))
         return result
 
+    def _read_directive(self) -> str:
+        """program.md as the user's checkout has it now (uncommitted edits steer the run);
+        the experiments recorded from here on carry its hash."""
+        try:
+            text = self.program_path.read_text()
+        except OSError as gone:
+            raise InputError(f"the research directive cannot be read: {gone}") from None
+        self.directive = (directive_hash(text.encode()), text)
+        return text
+
     def _context(self, files: dict[str, str], incumbent: Incumbent) -> Context:
         history, best, failed = history_view(self.ledger.experiments(self.run_id))
         return Context(
-            program=(self.branch.path / self.spec.program).read_text(),
+            program=self._read_directive(),
             api=Path(API_FILE).read_text(),
             files=files,
             baselines=baselines_view(incumbent.dev),
@@ -610,7 +693,9 @@ class Loop:
     ) -> int:
         """Record an experiment as running; until it is finished, a Stop marks it interrupted
         and moves the branch back to ``parent`` (the incumbent)."""
-        exp = self.ledger.start_experiment(run_id, number, parent, hypothesis, diff, proposer)
+        exp = self.ledger.start_experiment(
+            run_id, number, parent, hypothesis, diff, proposer, self.directive
+        )
         self._open = (exp, number, parent)
         return exp
 
@@ -651,3 +736,24 @@ def _cost(calls: list[ModelCall]) -> float | None:
         return 0.0
     costs = [c.cost_usd for c in calls]
     return None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None))
+
+
+def directive_hash(text: bytes) -> str:
+    """The id of a version of program.md (the first 16 hex digits of its SHA-256)."""
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def _jsonable(value: Any) -> Any:
+    """Settings as JSON types (numbers, lists, null), so SQL's json_extract reads them."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return value.as_posix()
+    return value
+
+
+def _untyped_none(value: Any) -> Any:
+    """Runs recorded before settings were typed JSON stored None as the string 'None'."""
+    return None if value == "None" else value
