@@ -24,6 +24,7 @@ import hashlib
 import os
 import signal
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -145,18 +146,45 @@ def weigh(
 
 
 @contextmanager
-def stoppable() -> Iterator[None]:
-    """SIGINT/SIGTERM raise Stop in the loop (the current record is then finished cleanly)."""
+def stoppable() -> Iterator[list[str]]:
+    """SIGINT/SIGTERM raise Stop in the loop (the current record is then finished cleanly).
+
+    Yields the signals received: a Stop raised where Python cannot propagate it (a weakref
+    callback, a ``__del__``) is lost, so the loop also stops at its next step when the list is
+    not empty, and such a Stop is not printed as an "Exception ignored" traceback."""
+    received: list[str] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise Stop(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        raise Stop(received[-1])
 
+    def unraisable(info: Any) -> None:
+        if not isinstance(info.exc_value, Stop):
+            hook(info)
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        sys.unraisablehook = hook
+
+
+class Display(Protocol):
+    """What the loop shows while it works (``agent/commands/runstatus.py`` draws it)."""
+
+    def say(self, line: str) -> None: ...
+
+    def experiment(self, number: int, stage: str) -> None: ...
+
+    def stage(self, name: str) -> None: ...
+
+    def best(self, value: float | None) -> None: ...
+
+    def progress(self, stage: str, done: int, total: int) -> None: ...
 
 
 class Loop:
@@ -170,15 +198,19 @@ class Loop:
         home: Path,
         cwd: Path,
         say: Callable[[str], None] = print,
+        display: Display | None = None,  # a live status; its say() then replaces ``say``
     ):
         self.spec, self.config, self.proposer_config = spec, config, proposer_config
-        self.make_proposer, self.ledger, self.home, self.say = make_proposer, ledger, home, say
+        self.make_proposer, self.ledger, self.home = make_proposer, ledger, home
+        self.display = display
+        self.say = display.say if display is not None else say
         self.repo = open_repository(cwd)
         self.root = Path(self.repo.working_tree_dir or cwd)
         self.program_path = self.root / spec.program  # the user's, read fresh at every step
         self.run_id = 0  # the run's id in the ledger, once opened
         self.directive: tuple[str, str] | None = None  # (hash, text) of program.md, last read
         self.opened = False
+        self.signals: list[str] = []  # SIGINT/SIGTERM received (stoppable)
         self.started = time.monotonic()
         self.failures = 0
         self._failure: tuple[str, str] = ("crashed", "")
@@ -194,7 +226,7 @@ class Loop:
 
     def run(self) -> RunSummary:
         """Start the run or resume it, and step until a budget, a stop or a failure ends it."""
-        with stoppable():
+        with stoppable() as self.signals:
             try:
                 return self._run()
             except Stop as stop:  # outside an experiment: while starting, resuming or finishing
@@ -407,6 +439,8 @@ class Loop:
         )
 
     def _should_stop(self) -> str | None:
+        if self.signals:  # a Stop raised where it could not propagate
+            raise Stop(self.signals[-1])
         spec = self.spec
         done = len([e for e in self.ledger.experiments(self.run_id) if e.status != "interrupted"])
         if spec.max_experiments is not None and done >= spec.max_experiments:
@@ -433,9 +467,13 @@ class Loop:
         kept = [e for e in self.ledger.experiments(self.run_id) if e.status == "kept"]
         if kept:
             self.start_holdout = self.ledger.values(kept[0].id, "holdout")
+            self._show(kept[-1].number, "evaluating")  # the incumbent, re-scored
             result = self._evaluate("dev", None)
+            if self.display is not None:
+                self.display.best(_sel(result))
             return Incumbent(kept[-1].number, commit, result, result.pool)
         number = self.ledger.next_number(self.run_id)
+        self._show(number, "evaluating")
         self._read_directive()
         exp = self._start_experiment(
             self.run_id, number, commit, "baseline: the unmodified starting point", "", "baseline"
@@ -456,6 +494,8 @@ class Loop:
         self.seen[self.branch.experiments_hash(commit)] = (number, "kept", _sel(dev))
         self._tell_seed(dev, Outcome(number, ExperimentStatus.KEPT, commit))
         self.say(f"#{number} baseline: dev {_fmt(_sel(dev))}, holdout {_fmt(_sel(holdout))}")
+        if self.display is not None:
+            self.display.best(_sel(dev))
         return Incumbent(number, commit, dev, dev.pool)
 
     def _tell_seed(self, dev: EvalResult, outcome: Outcome) -> None:
@@ -467,6 +507,7 @@ class Loop:
         files = self.branch.experiment_files()
         context = self._context(files, incumbent)
         number = self.ledger.next_number(self.run_id)
+        self._show(number, "proposing")
         try:
             proposal = self.proposer.propose(context)
         except ProposalFailed as failed:
@@ -588,6 +629,8 @@ class Loop:
         shown = reason if reason.startswith(status) else f"{status}: {reason}"
         self.say(f"#{number} {shown}")
         if status == "kept" and dev is not None:
+            if self.display is not None:
+                self.display.best(_sel(dev))
             return Incumbent(number, commit, dev, dev.pool)
         return incumbent
 
@@ -613,6 +656,8 @@ class Loop:
         )
 
     def _evaluate(self, split: str, exp: int | None) -> EvalResult:
+        if self.spec.pool is None:
+            self._show(None, "sampling")  # answered from the cache when the config is unchanged
         try:
             pool = self.pools.pool_for(self.branch.path, self.session)
         finally:
@@ -637,7 +682,8 @@ class Loop:
             split=split,
             labels_out=labels if count else None,
         )
-        result = evaluate(spec, self.session)
+        result = evaluate(spec, self.session, self.display.progress if self.display else None)
+        self._show(None, "deciding")
         if count:
             rows = [row for _, row in read_jsonl(labels)]
             labels.unlink()
@@ -712,6 +758,15 @@ class Loop:
         # Its commit, if it got as far as one (kept under refs/winnow/<tag>/<number>).
         self._finish_experiment(exp, "interrupted", reason, self.branch.kept_ref(number), None)
         self.branch.reset(parent)
+
+    def _show(self, number: int | None, stage: str) -> None:
+        """Tell the display (if any) the experiment under way and its stage."""
+        if self.display is None:
+            return
+        if number is not None:
+            self.display.experiment(number, stage)
+        else:
+            self.display.stage(stage)
 
     def _record_calls(self, calls: list[ModelCall], exp: int | None) -> None:
         for call in calls:

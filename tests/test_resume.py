@@ -56,6 +56,9 @@ def check_after_kill(repo: git.Repo, home: Path, before: list, killed: int) -> N
     head = repo.heads[f"winnow/{TAG}"].commit.hexsha
     kept = {e.commit for e in rows if e.status == "kept"} | {repo.head.commit.hexsha}
     under_test = refs(repo).get(killed)
+    if under_test is None:  # killed between its commit and its ref: the head is that commit
+        message = repo.commit(head).message
+        under_test = head if f"Winnow-Experiment: {killed}\n" in message else None
     assert head in kept | {under_test}
 
 
