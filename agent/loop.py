@@ -20,30 +20,20 @@ branch at a kept commit or at the commit under test, and loses nothing that was 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import signal
-import socket
-import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from agent.branch import (
     ResearchBranch,
-    check_start,
     check_tag,
-    create_branch,
-    discard_unrecorded_start,
     open_repository,
-    reopen_branch,
     unmark_start,
 )
 from agent.pages.sweeppage import sweep_for_run
@@ -59,17 +49,34 @@ from agent.proposal import (
     outside_experiments,
     unified_diff,
 )
+from agent.run import (
+    Display,
+    Incumbent,
+    OverBudget,
+    RunSpec,
+    RunSummary,
+    Stop,
+    calls_cost,
+    directive_hash,
+    fmt,
+    jsonable,
+    sel,
+    stoppable,
+    values_by_task,
+    weigh,
+)
+from agent.runstart import open_run_branch, previous_run, replay_tests
 from agent.settings import ProposerConfig
 from agent.summary import baselines_view, commit_message, failures_view, history_view
 from harness.api import __file__ as API_FILE
-from harness.config import EvalConfig, RunConfig, with_scorer_overrides
+from harness.config import RunConfig, with_scorer_overrides
 from harness.data.jsonl import read_jsonl
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.execution.launch import SandboxError
 from harness.judge.evaluate import EvalSpec, Session, evaluate
-from harness.judge.significance import Confirmation, Decision, OnlineFdr, confirm, decide
+from harness.judge.significance import Confirmation, Decision, OnlineFdr, confirm
 from harness.results import EvalResult, ExperimentStatus, ModelCall
 from ledger.errors import LedgerError
 from ledger.poolrecords import counts_from_labels
@@ -78,113 +85,6 @@ from ledger.views import RunView
 
 SELECTOR = "experiments/selector.py"
 SCORER = "experiments/scorer.toml"
-
-
-class Stop(Exception):
-    """SIGINT or SIGTERM: finish the current record and leave cleanly."""
-
-
-class OverBudget(Exception):
-    """A proposal's pool costs more to sample than the run's budget allows."""
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    tag: str
-    suite: str = "humaneval"
-    pool: str | None = None  # replay this pool instead of sampling from experiments/sampling.toml
-    max_experiments: int | None = None
-    max_hours: float | None = None
-    max_cost: float | None = None
-    max_failures: int = 5  # consecutive crashed or invalid experiments before stopping
-    program: Path = Path("program.md")
-    sweep_ks: tuple[int, ...] = ()  # when finished, sweep the best kept selector over these ks
-
-
-@dataclass
-class Incumbent:
-    number: int
-    commit: str
-    dev: EvalResult
-    pool: str
-
-
-@dataclass
-class RunSummary:
-    tag: str
-    status: str  # finished | stopped | failed
-    reason: str
-    experiments: int
-    kept: int
-    best: float | None
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def values_by_task(result: EvalResult) -> dict[str, float]:
-    return {p.task_id: p.value for p in result.picks if p.arm == "selector"}
-
-
-def weigh(
-    dev: EvalResult, incumbent: EvalResult, level: float, config: EvalConfig
-) -> tuple[str, str, Decision | None]:
-    """(status, reason, decision) of a change's dev evaluation against the incumbent's, as a
-    test held to ``level``; no decision (not a test) when the evaluation is not valid."""
-    if not dev.valid:
-        return "invalid", dev.reason, None
-    new, old = values_by_task(dev), values_by_task(incumbent)
-    if set(new) != set(old):
-        return "invalid", "not scored on the same problems as the incumbent", None
-    tasks = sorted(new)
-    decision = decide(
-        np.array([new[t] for t in tasks]),
-        np.array([old[t] for t in tasks]),
-        config.seed,
-        level,
-        config.min_effect,
-    )
-    return ("kept" if decision.keep else "discarded"), decision.reason, decision
-
-
-@contextmanager
-def stoppable() -> Iterator[list[str]]:
-    """SIGINT/SIGTERM raise Stop in the loop (the current record is then finished cleanly).
-
-    Yields the signals received: a Stop raised where Python cannot propagate it (a weakref
-    callback, a ``__del__``) is lost, so the loop also stops at its next step when the list is
-    not empty, and such a Stop is not printed as an "Exception ignored" traceback."""
-    received: list[str] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signal.Signals(signum).name)
-        raise Stop(received[-1])
-
-    def unraisable(info: Any) -> None:
-        if not isinstance(info.exc_value, Stop):
-            hook(info)
-
-    hook = sys.unraisablehook
-    sys.unraisablehook = unraisable
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-        sys.unraisablehook = hook
-
-
-class Display(Protocol):
-    """What the loop shows while it works (``agent/commands/runstatus.py`` draws it)."""
-
-    def say(self, line: str) -> None: ...
-
-    def experiment(self, number: int, stage: str) -> None: ...
-
-    def stage(self, name: str) -> None: ...
-
-    def best(self, value: float | None) -> None: ...
-
-    def progress(self, stage: str, done: int, total: int) -> None: ...
 
 
 class Loop:
@@ -240,7 +140,9 @@ class Loop:
     def _run(self) -> RunSummary:
         spec = self.spec
         check_tag(spec.tag)
-        previous = self._previous_run()  # a resume that differs is refused here, untouched
+        # a resume that differs is refused here, untouched
+        previous, self.config = previous_run(self.ledger, spec, self.config)
+        self.start_pool = previous.pool_id if previous is not None else None
         self.pools = PoolSource(spec.suite, spec.pool, self.home, self.config.sampler)
         self.pools.check(self.repo, previous is None)
         if not self.program_path.exists():
@@ -254,7 +156,7 @@ class Loop:
             load_suite(spec.suite)
             if spec.pool is not None:  # the replayed pool loads before anything is created
                 self.pools.pool_for(self.root, session)
-            self.branch = branch = self._open_branch(previous)
+            self.branch = branch = open_run_branch(self.repo, spec, self.home, previous, self.say)
             pool = self.pools.pool_for(branch.path, session)
             self.run_id, incumbent_commit = self._open_run(previous, pool)
             self.opened = True
@@ -295,50 +197,6 @@ class Loop:
             self._sweep(incumbent)
         return self._finish(status, reason)
 
-    def _previous_run(self) -> RunView | None:
-        """The run this command resumes (None: a new run), refused — before anything changes —
-        when another live process holds it or its suite, pool or [eval] config differ."""
-        run = self.ledger.find_run(self.spec.tag)
-        if run is None:
-            return None
-        me = (socket.gethostname(), os.getpid())
-        if run.status == "running" and not run.stale and (run.host, run.pid) != me:
-            raise LedgerError(
-                f"run {run.tag!r} is being run by pid {run.pid} on {run.host}; stop it first"
-            )
-        stored = run.config.get("spec", {})
-        started = {k: _untyped_none(stored.get(k)) for k in ("suite", "pool")}
-        given = {"suite": self.spec.suite, "pool": self.spec.pool}
-        if started != given:
-            shown = " ".join(f"--{k} {v}" for k, v in started.items() if v is not None)
-            raise InputError(
-                f"run {run.tag!r} was started with {shown}; resume it with the same, "
-                "or start a new tag"
-            )
-        self.start_pool = run.pool_id
-        evaluated = run.config.get("run", {}).get("eval")
-        if evaluated is not None:  # keys added since the run started read as their defaults
-            evaluated = EvalConfig.model_validate(evaluated).model_dump()
-        if evaluated is not None and self.config.eval.k is None:
-            self.config = self.config.with_eval(k=evaluated.get("k"))
-        if evaluated is not None and evaluated != self.config.eval.model_dump():
-            raise InputError(
-                f"run {run.tag!r} was started with [eval] {evaluated}; "
-                "resume it with the same config, or start a new tag"
-            )
-        return run
-
-    def _open_branch(self, previous: RunView | None) -> ResearchBranch:
-        """The run's branch: reopened for a resume; else made anew, after undoing what a start
-        killed before its run was recorded left behind."""
-        tag = self.spec.tag
-        if previous is not None:
-            return reopen_branch(self.repo, tag, self.home)
-        check_start(self.repo, tag, self.home, self.spec.program.as_posix())
-        if discard_unrecorded_start(self.repo, tag, self.home):
-            self.say(f"a start of {tag} stopped before it was recorded was undone")
-        return create_branch(self.repo, tag, self.home)
-
     def _sweep(self, incumbent: Incumbent) -> None:
         """Sweep the best kept selector on its pool's holdout split (the split never used to
         decide) and link the page from the run; a sweep that fails is said, not recorded."""
@@ -369,7 +227,7 @@ class Loop:
                 branch=self.branch.name,
                 config={
                     "run": self.config.model_dump(mode="json"),
-                    "spec": _jsonable(asdict(self.spec)),
+                    "spec": jsonable(asdict(self.spec)),
                     "start_commit": self.branch.head,
                     "proposer": self.proposer_config.model_dump(mode="json")
                     | {"api_key_env": "(hidden)"},
@@ -383,7 +241,8 @@ class Loop:
             self.say(f"starting {self.spec.tag}")
             return run_id, self.branch.head
         run = previous
-        self.fdr = self._replay_tests(run.id)  # before anything is written: refused untouched
+        # before anything is written: refused untouched
+        self.fdr = replay_tests(self.ledger, run.id, self.config, self.spec.tag)
         interrupted = self.ledger.recover(run.id)
         unmark_start(self.home, self.spec.tag)
         marked = f"experiments {interrupted} marked interrupted" if interrupted else "nothing lost"
@@ -401,20 +260,6 @@ class Loop:
                 dev = score.sel_at_k if score is not None else None
                 self.seen[self.branch.experiments_hash(e.commit)] = (e.number, e.status, dev)
         return run.id, commit
-
-    def _replay_tests(self, run_id: int) -> OnlineFdr:
-        """The run's error control after the tests the ledger holds, in order (each test's
-        p-value and level are recorded with its decision, in one transaction)."""
-        tests = [
-            (e.dev_p_value, e.dev_level, e.status == "kept")
-            for e in self.ledger.experiments(run_id)
-            if e.dev_p_value is not None and e.dev_level is not None
-        ]
-        try:
-            return OnlineFdr.replay(self.config.eval.fdr, self.config.eval.fdr_horizon, tests)
-        except ValueError as wrong:
-            raise LedgerError(f"run {self.spec.tag!r}: its ledger does not follow the run's "
-                              f"error control: {wrong}") from None  # fmt: skip
 
     def _finish(self, status: str, reason: str) -> RunSummary:
         self.ledger.finish_run(self.run_id, status, reason)
@@ -470,7 +315,7 @@ class Loop:
             self._show(kept[-1].number, "evaluating")  # the incumbent, re-scored
             result = self._evaluate("dev", None)
             if self.display is not None:
-                self.display.best(_sel(result))
+                self.display.best(sel(result))
             return Incumbent(kept[-1].number, commit, result, result.pool)
         number = self.ledger.next_number(self.run_id)
         self._show(number, "evaluating")
@@ -491,17 +336,17 @@ class Loop:
         self._finish_experiment(
             exp, "kept", "the baseline every change is compared with", commit, 0.0
         )
-        self.seen[self.branch.experiments_hash(commit)] = (number, "kept", _sel(dev))
+        self.seen[self.branch.experiments_hash(commit)] = (number, "kept", sel(dev))
         self._tell_seed(dev, Outcome(number, ExperimentStatus.KEPT, commit))
-        self.say(f"#{number} baseline: dev {_fmt(_sel(dev))}, holdout {_fmt(_sel(holdout))}")
+        self.say(f"#{number} baseline: dev {fmt(sel(dev))}, holdout {fmt(sel(holdout))}")
         if self.display is not None:
-            self.display.best(_sel(dev))
+            self.display.best(sel(dev))
         return Incumbent(number, commit, dev, dev.pool)
 
     def _tell_seed(self, dev: EvalResult, outcome: Outcome) -> None:
         seed_with = getattr(self.proposer, "seed_with", None)
         if seed_with is not None:
-            seed_with(self.branch.experiment_files(), _sel(dev), outcome)
+            seed_with(self.branch.experiment_files(), sel(dev), outcome)
 
     def _step(self, incumbent: Incumbent) -> Incumbent:
         files = self.branch.experiment_files()
@@ -547,7 +392,7 @@ class Loop:
             self.run_id, number, incumbent.commit, hypothesis, diff, proposer
         )
         self._record_calls(calls, exp)
-        self._finish_experiment(exp, "invalid", reason, None, _cost(calls))
+        self._finish_experiment(exp, "invalid", reason, None, calls_cost(calls))
         self.failures += 1
         self.say(f"#{number} invalid: {reason}")
         return incumbent
@@ -557,7 +402,7 @@ class Loop:
             self.run_id, number, incumbent.commit, proposal.hypothesis, diff, proposal.proposer
         )
         self._record_calls(proposal.calls, exp)
-        cost = _cost(proposal.calls)
+        cost = calls_cost(proposal.calls)
         tag = self.spec.tag
         commit = self.branch.commit(
             proposal.files, commit_message(proposal.hypothesis, tag, number, "running")
@@ -569,16 +414,14 @@ class Loop:
             if tree in self.seen:
                 first, status, score = self.seen[tree]
                 status = status if status in ("invalid", "crashed") else "discarded"
-                reason = (
-                    f"identical to experiment {first}; its result is reused (dev {_fmt(score)})"
-                )
+                reason = f"identical to experiment {first}; its result is reused (dev {fmt(score)})"
             else:
                 dev = self._evaluate_recorded(exp, "dev")
                 status, reason, decision = self._decide(dev, incumbent)
                 if status == "kept":
                     holdout = self._evaluate_recorded(exp, "holdout")
                     confirmation = self._confirm(holdout)
-                self.seen[tree] = (number, status, _sel(dev) if dev else None)
+                self.seen[tree] = (number, status, sel(dev) if dev else None)
         except Stop:
             self.proposer.tell(
                 proposal, None, Outcome(number, ExperimentStatus.INTERRUPTED, commit)
@@ -622,7 +465,7 @@ class Loop:
             self.fdr = self.fdr.record(decision.keep)
         self.proposer.tell(
             proposal,
-            _sel(dev) if dev is not None and dev.valid else None,
+            sel(dev) if dev is not None and dev.valid else None,
             Outcome(number, ExperimentStatus(status), commit),
         )
         self.failures = self.failures + 1 if status in ("invalid", "crashed") else 0
@@ -630,7 +473,7 @@ class Loop:
         self.say(f"#{number} {shown}")
         if status == "kept" and dev is not None:
             if self.display is not None:
-                self.display.best(_sel(dev))
+                self.display.best(sel(dev))
             return Incumbent(number, commit, dev, dev.pool)
         return incumbent
 
@@ -773,42 +616,3 @@ class Loop:
             if call.cost_usd is None and call.error is None:
                 self.unpriced = call.model
             self.ledger.record_call(self.run_id, exp, call)
-
-
-def _sel(result: EvalResult | None) -> float | None:
-    if result is None or "selector" not in result.arms:
-        return None
-    return result.arms["selector"].sel_at_k
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"
-
-
-def _cost(calls: list[ModelCall]) -> float | None:
-    """The calls' total cost; None when any call could not be priced (never guessed as 0)."""
-    if not calls:
-        return 0.0
-    costs = [c.cost_usd for c in calls]
-    return None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None))
-
-
-def directive_hash(text: bytes) -> str:
-    """The id of a version of program.md (the first 16 hex digits of its SHA-256)."""
-    return hashlib.sha256(text).hexdigest()[:16]
-
-
-def _jsonable(value: Any) -> Any:
-    """Settings as JSON types (numbers, lists, null), so SQL's json_extract reads them."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return value.as_posix()
-    return value
-
-
-def _untyped_none(value: Any) -> Any:
-    """Runs recorded before settings were typed JSON stored None as the string 'None'."""
-    return None if value == "None" else value

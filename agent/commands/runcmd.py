@@ -8,8 +8,9 @@ from agent.branch import ResearchBranch
 from agent.commands.console import make_console
 from agent.commands.runstatus import run_status
 from agent.llm_proposer import LLMProposer
-from agent.loop import Loop, RunSpec, RunSummary
+from agent.loop import Loop
 from agent.proposal import Proposer
+from agent.run import RunSpec, RunSummary
 from agent.search_proposer import SearchProposer
 from agent.settings import ProposerConfig, load_settings
 from harness.configload import load_model
