@@ -9,6 +9,7 @@ Commits are made by a fixed "Winnow" identity (they are the machine's, not the u
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,13 +137,15 @@ def open_repository(start: Path) -> git.Repo:
         raise BranchError(f"{start} is not inside a git repository") from None
 
 
-def dirty_paths(repo: git.Repo, home: Path) -> list[str]:
-    """Uncommitted changes outside ``WINNOW_HOME`` (which may live inside the repo)."""
+def dirty_paths(repo: git.Repo, home: Path, steering: str) -> list[str]:
+    """Tracked files with uncommitted changes, outside ``WINNOW_HOME`` (which may live inside
+    the repo) and other than ``steering`` (program.md, which the user edits while runs go).
+    Untracked files (a report, a log) are not the run's business."""
     root = Path(repo.working_tree_dir or ".").resolve()
-    lines = repo.git.status("--porcelain", "--untracked-files=all").splitlines()
+    lines = repo.git.status("--porcelain", "--untracked-files=no").splitlines()
     paths = [line[3:].split(" -> ")[-1].strip('"') for line in lines]
     inside = home.resolve()
-    return [p for p in paths if not _within(root / p, inside)]
+    return [p for p in paths if p != steering and not _within(root / p, inside)]
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -153,44 +156,146 @@ def _within(path: Path, folder: Path) -> bool:
         return False
 
 
-def open_branch(repo: git.Repo, tag: str, home: Path) -> tuple[ResearchBranch, bool]:
-    """The research branch for ``tag``, created from HEAD when new. Returns (branch, created).
-
-    A new run is refused when the checkout has uncommitted changes outside WINNOW_HOME.
-    """
+def check_tag(tag: str) -> None:
     if not tag or any(c in tag for c in " ~^:?*[\\") or ".." in tag:
         raise BranchError(f"tag {tag!r} is not usable in a git branch name")
+
+
+def check_start(repo: git.Repo, tag: str, home: Path, steering: str) -> None:
+    """What a new run needs, checked before anything is created: a commit to start from, the
+    harness this process runs committed there, no tracked change outside ``steering``, and no
+    branch ``winnow/<tag>`` that this ``WINNOW_HOME`` did not make."""
     name = f"winnow/{tag}"
-    exists = name in [h.name for h in repo.heads]
-    start = name if exists else "HEAD"
-    if repo.head.is_valid() or exists:
-        committed = harness_hash_at(repo, start)
-        if committed != harness_hash():
-            raise BranchError(
-                f"the running harness ({harness_hash()}) differs from harness/ committed at "
-                f"{start} ({committed}): results would not be comparable; commit the harness "
-                "(and start a new tag if the branch exists)"
-            )
-    if not exists:
-        dirty = dirty_paths(repo, home)
-        if dirty:
-            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-            raise BranchError(
-                f"the working tree has uncommitted changes ({shown}); commit or stash them "
-                f"first: a run starts from the current commit"
-            )
-        if not repo.head.is_valid():
-            raise BranchError("the repository has no commits yet")
-        repo.create_head(name, repo.head.commit)
-    path = home / "worktrees" / _safe(tag)
+    if not repo.head.is_valid():
+        raise BranchError("the repository has no commits yet")
+    committed = harness_hash_at(repo, "HEAD")
+    if committed != harness_hash():
+        raise BranchError(
+            f"the running harness ({harness_hash()}) differs from harness/ committed at "
+            f"HEAD ({committed}): results would not be comparable; commit the harness"
+        )
+    dirty = dirty_paths(repo, home, steering)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        raise BranchError(
+            f"the working tree has uncommitted changes ({shown}); commit or stash them "
+            f"first: a run starts from the current commit ({steering} may stay edited)"
+        )
+    if name in [h.name for h in repo.heads] and not _marker(home, tag).exists():
+        where = _worktrees_of(repo, name)
+        held = f", checked out in {', '.join(where)}" if where else ""
+        raise BranchError(
+            f"branch {name} exists{held} but {home} has no run tagged {tag!r}: it was started "
+            f"with another WINNOW_HOME, or left by hand; use that WINNOW_HOME, another tag, or "
+            f"delete it (git worktree remove --force <path>; git branch -D {name})"
+        )
+
+
+def create_branch(repo: git.Repo, tag: str, home: Path) -> ResearchBranch:
+    """Create ``winnow/<tag>`` at HEAD and its worktree, for a run not yet in the ledger.
+
+    A marker file is written first and removed by :func:`unmark_start` once the run is
+    recorded: a start killed in between is recognised by it and undone by the next start
+    (:func:`discard_unrecorded_start`), so the same command can always start again."""
+    marker = _marker(home, tag)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{repo.working_tree_dir}\n")
+    name = f"winnow/{tag}"
+    repo.create_head(name, repo.head.commit)
+    path = worktree_path(home, tag)
+    repo.git.worktree("prune")
+    repo.git.worktree("add", "--quiet", str(path), name)
+    return ResearchBranch(repo=repo, tag=tag, worktree=git.Repo(path))
+
+
+def unmark_start(home: Path, tag: str) -> None:
+    """The run is in the ledger: its branch is no longer an unrecorded start."""
+    _marker(home, tag).unlink(missing_ok=True)
+
+
+def discard_unrecorded_start(repo: git.Repo, tag: str, home: Path) -> bool:
+    """Undo what a start of ``tag`` killed before its run was recorded left behind (its
+    branch, worktree, refs and locks); False when there was no such start."""
+    marker = _marker(home, tag)
+    if not marker.exists():
+        return False
+    name = f"winnow/{tag}"
+    path = worktree_path(home, tag)
+    _clear_ref_locks(repo, tag)
+    for held in [*_worktrees_of(repo, name), str(path.resolve())]:
+        if held in _worktrees_of(repo, None):
+            repo.git.worktree("remove", "--force", "--force", held)
+    if path.exists():
+        shutil.rmtree(path)
+    repo.git.worktree("prune")
+    if name in [h.name for h in repo.heads]:
+        repo.git.branch("-D", name)
+    for ref in repo.git.for_each_ref("--format=%(refname)", f"refs/winnow/{tag}").split():
+        repo.git.update_ref("-d", ref)
+    marker.unlink()
+    return True
+
+
+def reopen_branch(repo: git.Repo, tag: str, home: Path) -> ResearchBranch:
+    """The branch of a recorded run, its worktree (re)made when missing and the locks a killed
+    git left cleared (the caller holds the run: no other process writes this branch)."""
+    name = f"winnow/{tag}"
+    if name not in [h.name for h in repo.heads]:
+        raise BranchError(f"the run {tag!r} is in the ledger but its branch {name} is gone")
+    committed = harness_hash_at(repo, name)
+    if committed != harness_hash():
+        raise BranchError(
+            f"the running harness ({harness_hash()}) differs from harness/ committed at "
+            f"{name} ({committed}): results would not be comparable; commit the harness "
+            "and start a new tag"
+        )
+    _clear_ref_locks(repo, tag)
+    path = worktree_path(home, tag)
     if not (path / ".git").exists():
+        for held in _worktrees_of(repo, name):
+            repo.git.worktree("remove", "--force", "--force", held)
+        if path.exists():
+            shutil.rmtree(path)  # a worktree whose creation was killed
         path.parent.mkdir(parents=True, exist_ok=True)
         repo.git.worktree("prune")
         repo.git.worktree("add", "--quiet", str(path), name)
     worktree = git.Repo(path)
+    for lock in ("index.lock", "HEAD.lock", "ORIG_HEAD.lock"):
+        (Path(worktree.git_dir) / lock).unlink(missing_ok=True)
     if worktree.active_branch.name != name:
         raise BranchError(f"{path} is a worktree of {worktree.active_branch.name}, not {name}")
-    return ResearchBranch(repo=repo, tag=tag, worktree=worktree), not exists
+    return ResearchBranch(repo=repo, tag=tag, worktree=worktree)
+
+
+def worktree_path(home: Path, tag: str) -> Path:
+    return home / "worktrees" / _safe(tag)
+
+
+def _marker(home: Path, tag: str) -> Path:
+    return home / "worktrees" / f"{_safe(tag)}.starting"
+
+
+def _worktrees_of(repo: git.Repo, name: str | None) -> list[str]:
+    """The worktrees with branch ``name`` checked out (every worktree when None)."""
+    found, path = [], ""
+    for line in repo.git.worktree("list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            path = line.removeprefix("worktree ")
+            if name is None:
+                found.append(path)
+        elif name is not None and line == f"branch refs/heads/{name}":
+            found.append(path)
+    return found
+
+
+def _clear_ref_locks(repo: git.Repo, tag: str) -> None:
+    """Remove the lock files a killed git left on the run's refs."""
+    common = Path(repo.git.rev_parse("--git-common-dir"))
+    if not common.is_absolute():
+        common = Path(repo.working_tree_dir or ".") / common
+    (common / "refs" / "heads" / "winnow" / f"{tag}.lock").unlink(missing_ok=True)
+    for lock in (common / "refs" / "winnow" / tag).glob("*.lock"):
+        lock.unlink()
 
 
 def _safe(tag: str) -> str:

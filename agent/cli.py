@@ -23,8 +23,8 @@ from agent.commands.samplecmd import emit as emit_sample
 from agent.commands.samplecmd import run_sample
 from agent.commands.sweepcmd import emit as emit_sweep
 from agent.commands.sweepcmd import run_sweep_shown
-from agent.loop import RunSpec
 from agent.pages.sweeppage import check_sweep_target, write_sweep_html
+from agent.run import RunSpec
 from harness.analysis.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
@@ -88,7 +88,11 @@ def user_errors(func: F) -> F:
 
 def main() -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C outside the loop (which stops cleanly on its own)
+        print("winnow: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 # -- winnow eval / winnow check ------------------------------------------------------------------

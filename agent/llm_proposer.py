@@ -24,6 +24,7 @@ import jinja2
 from agent.proposal import Context, Outcome, Proposal, ProposalFailed, ProposerDown
 from agent.settings import ProposerConfig
 from harness import llm
+from harness.errors import InputError
 from harness.results import ModelCall, Purpose
 
 BACKOFF_MAX_S = 120.0  # the longest wait between two attempts, in seconds
@@ -82,7 +83,9 @@ class LLMProposer:
     def __init__(self, config: ProposerConfig):
         """Raises InputError, before any request, when a named key variable is not set."""
         if config.model is None:
-            raise ValueError("the LLM proposer needs a model")
+            raise InputError(
+                "the LLM proposer needs a model: --model, or [proposer] model in the run config"
+            )
         self.config = config
         self.endpoint = llm.Endpoint(
             config.model,
@@ -140,8 +143,7 @@ class LLMProposer:
         except llm.ModelError as failed:
             if failed.transient:
                 raise ProposerDown(
-                    f"the proposer's provider failed {config.retries + 1} times: "
-                    f"{str(failed)[:240]}",
+                    f"the proposer's provider failed {config.retries + 1} times: {failed}",
                     calls,
                 ) from None
-            raise ProposerDown(f"the proposer call failed: {str(failed)[:240]}", calls) from None
+            raise ProposerDown(f"the proposer call failed: {failed}", calls) from None

@@ -20,21 +20,22 @@ branch at a kept commit or at the commit under test, and loses nothing that was 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import signal
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
 
-from agent.branch import ResearchBranch, open_branch, open_repository
+from agent.branch import (
+    ResearchBranch,
+    check_tag,
+    open_repository,
+    unmark_start,
+)
 from agent.pages.sweeppage import sweep_for_run
 from agent.poolsource import PoolSource, sampling_cost
 from agent.proposal import (
@@ -48,104 +49,42 @@ from agent.proposal import (
     outside_experiments,
     unified_diff,
 )
+from agent.run import (
+    Display,
+    Incumbent,
+    OverBudget,
+    RunSpec,
+    RunSummary,
+    Stop,
+    calls_cost,
+    directive_hash,
+    fmt,
+    jsonable,
+    sel,
+    stoppable,
+    values_by_task,
+    weigh,
+)
+from agent.runstart import open_run_branch, previous_run, replay_tests
 from agent.settings import ProposerConfig
 from agent.summary import baselines_view, commit_message, failures_view, history_view
 from harness.api import __file__ as API_FILE
-from harness.config import EvalConfig, RunConfig, with_scorer_overrides
+from harness.config import RunConfig, with_scorer_overrides
 from harness.data.jsonl import read_jsonl
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.execution.launch import SandboxError
 from harness.judge.evaluate import EvalSpec, Session, evaluate
-from harness.judge.significance import Confirmation, Decision, OnlineFdr, confirm, decide
+from harness.judge.significance import Confirmation, Decision, OnlineFdr, confirm
 from harness.results import EvalResult, ExperimentStatus, ModelCall
 from ledger.errors import LedgerError
 from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
+from ledger.views import RunView
 
 SELECTOR = "experiments/selector.py"
 SCORER = "experiments/scorer.toml"
-
-
-class Stop(Exception):
-    """SIGINT or SIGTERM: finish the current record and leave cleanly."""
-
-
-class OverBudget(Exception):
-    """A proposal's pool costs more to sample than the run's budget allows."""
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    tag: str
-    suite: str = "humaneval"
-    pool: str | None = None  # replay this pool instead of sampling from experiments/sampling.toml
-    max_experiments: int | None = None
-    max_hours: float | None = None
-    max_cost: float | None = None
-    max_failures: int = 5  # consecutive crashed or invalid experiments before stopping
-    program: Path = Path("program.md")
-    sweep_ks: tuple[int, ...] = ()  # when finished, sweep the best kept selector over these ks
-
-
-@dataclass
-class Incumbent:
-    number: int
-    commit: str
-    dev: EvalResult
-    pool: str
-
-
-@dataclass
-class RunSummary:
-    tag: str
-    status: str  # finished | stopped | failed
-    reason: str
-    experiments: int
-    kept: int
-    best: float | None
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def values_by_task(result: EvalResult) -> dict[str, float]:
-    return {p.task_id: p.value for p in result.picks if p.arm == "selector"}
-
-
-def weigh(
-    dev: EvalResult, incumbent: EvalResult, level: float, config: EvalConfig
-) -> tuple[str, str, Decision | None]:
-    """(status, reason, decision) of a change's dev evaluation against the incumbent's, as a
-    test held to ``level``; no decision (not a test) when the evaluation is not valid."""
-    if not dev.valid:
-        return "invalid", dev.reason, None
-    new, old = values_by_task(dev), values_by_task(incumbent)
-    if set(new) != set(old):
-        return "invalid", "not scored on the same problems as the incumbent", None
-    tasks = sorted(new)
-    decision = decide(
-        np.array([new[t] for t in tasks]),
-        np.array([old[t] for t in tasks]),
-        config.seed,
-        level,
-        config.min_effect,
-    )
-    return ("kept" if decision.keep else "discarded"), decision.reason, decision
-
-
-@contextmanager
-def stoppable() -> Iterator[None]:
-    """SIGINT/SIGTERM raise Stop in the loop (the current record is then finished cleanly)."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Stop(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 class Loop:
@@ -159,10 +98,19 @@ class Loop:
         home: Path,
         cwd: Path,
         say: Callable[[str], None] = print,
+        display: Display | None = None,  # a live status; its say() then replaces ``say``
     ):
         self.spec, self.config, self.proposer_config = spec, config, proposer_config
-        self.make_proposer, self.ledger, self.home, self.say = make_proposer, ledger, home, say
+        self.make_proposer, self.ledger, self.home = make_proposer, ledger, home
+        self.display = display
+        self.say = display.say if display is not None else say
         self.repo = open_repository(cwd)
+        self.root = Path(self.repo.working_tree_dir or cwd)
+        self.program_path = self.root / spec.program  # the user's, read fresh at every step
+        self.run_id = 0  # the run's id in the ledger, once opened
+        self.directive: tuple[str, str] | None = None  # (hash, text) of program.md, last read
+        self.opened = False
+        self.signals: list[str] = []  # SIGINT/SIGTERM received (stoppable)
         self.started = time.monotonic()
         self.failures = 0
         self._failure: tuple[str, str] = ("crashed", "")
@@ -177,27 +125,52 @@ class Loop:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
-        self.pools = PoolSource(self.spec.suite, self.spec.pool, self.home, self.config.sampler)
-        new = f"winnow/{self.spec.tag}" not in [h.name for h in self.repo.heads]
-        self.pools.check(self.repo, new)
-        branch, created = open_branch(self.repo, self.spec.tag, self.home)
-        self.branch = branch
-        status, reason = "finished", "budget reached"
-        with Session(self.config) as session, stoppable():
+        """Start the run or resume it, and step until a budget, a stop or a failure ends it."""
+        with stoppable() as self.signals:
+            try:
+                return self._run()
+            except Stop as stop:  # outside an experiment: while starting, resuming or finishing
+                if not self.opened:
+                    reason = f"stopped by {stop} before the run was opened"
+                    self.say(f"run {self.spec.tag} {reason}; the same command starts it again")
+                    return RunSummary(self.spec.tag, "stopped", reason, 0, 0, None)
+                self._interrupt_open()
+                return self._finish("stopped", f"stopped by {stop}")
+
+    def _run(self) -> RunSummary:
+        spec = self.spec
+        check_tag(spec.tag)
+        # a resume that differs is refused here, untouched
+        previous, self.config = previous_run(self.ledger, spec, self.config)
+        self.start_pool = previous.pool_id if previous is not None else None
+        self.pools = PoolSource(spec.suite, spec.pool, self.home, self.config.sampler)
+        self.pools.check(self.repo, previous is None)
+        if not self.program_path.exists():
+            raise InputError("no research directive", self.program_path)
+        if spec.max_experiments == 0:
+            self.say(f"run {spec.tag}: --max-experiments 0, nothing to run")
+            return RunSummary(spec.tag, "finished", "--max-experiments 0", 0, 0, None)
+        status, reason, incumbent = "finished", "budget reached", None
+        with Session(self.config) as session:
             self.session = session
-            pool = self.pools.pool_for(branch, session)
-            self.run_id, incumbent_commit = self._open_run(created, pool)
+            load_suite(spec.suite)
+            if spec.pool is not None:  # the replayed pool loads before anything is created
+                self.pools.pool_for(self.root, session)
+            self.branch = branch = open_run_branch(self.repo, spec, self.home, previous, self.say)
+            pool = self.pools.pool_for(branch.path, session)
+            self.run_id, incumbent_commit = self._open_run(previous, pool)
+            self.opened = True
             session.configure(self.config)  # k is now fixed for the whole run
             start = pool
             if self.start_pool not in (None, pool.id):  # resumed after a kept sampling change
-                start = load_pool(self.start_pool, load_suite(self.spec.suite), session.cache_path)
+                start = load_pool(self.start_pool, load_suite(spec.suite), session.cache_path)
             self.start_cost = sampling_cost(start, self._k())
             self.pools.flush(self.ledger, self.run_id, None)
             self.proposer = self.make_proposer(branch)
             label = " (SIMULATED)" if pool.simulated else ""
             cost = "" if self.start_cost is None else f", sampling {self.start_cost}"
             self.say(
-                f"run {self.spec.tag} on {branch.name}: pool {pool.id}{label}, "
+                f"run {spec.tag} on {branch.name}: pool {pool.id}{label}, "
                 f"k={self._k()}{cost}, proposer {self.proposer.name}, worktree {branch.path}"
             )
             try:
@@ -220,7 +193,7 @@ class Loop:
             except ProposerDown as down:
                 self._record_calls(down.calls, None)
                 status, reason = "failed", f"the proposer is down: {down}"
-        if status == "finished" and self.spec.sweep_ks and incumbent is not None:
+        if status == "finished" and spec.sweep_ks and incumbent is not None:
             self._sweep(incumbent)
         return self._finish(status, reason)
 
@@ -242,45 +215,36 @@ class Loop:
         assert self.config.eval.k is not None
         return self.config.eval.k
 
-    def _open_run(self, created: bool, pool: Pool) -> tuple[int, str]:
+    def _open_run(self, previous: RunView | None, pool: Pool) -> tuple[int, str]:
         """Start the run's record, or resume it. The run's k is fixed here: every experiment,
         whatever pool it samples, chooses among the same number of candidates."""
-        program = self.branch.path / self.spec.program
-        if not program.exists():
-            raise InputError("no research directive", program)
-        program_hash = hashlib.sha256(program.read_bytes()).hexdigest()[:16]
-        if created:
+        program_hash = directive_hash(self.program_path.read_bytes())
+        if previous is None:
             if self.config.eval.k is None:
                 self.config = self.config.with_eval(k=pool.min_n())
             run_id = self.ledger.start_run(
                 tag=self.spec.tag,
                 branch=self.branch.name,
                 config={
-                    "run": self.config.model_dump(),
-                    "spec": {k: str(v) for k, v in asdict(self.spec).items()},
+                    "run": self.config.model_dump(mode="json"),
+                    "spec": jsonable(asdict(self.spec)),
                     "start_commit": self.branch.head,
-                    "proposer": self.proposer_config.model_dump() | {"api_key_env": "(hidden)"},
+                    "proposer": self.proposer_config.model_dump(mode="json")
+                    | {"api_key_env": "(hidden)"},
                 },
                 program_hash=program_hash,
                 proposer=self.proposer_config.resolved_kind(),
                 pool_id=pool.id,
                 simulated=pool.simulated,
             )
+            unmark_start(self.home, self.spec.tag)
+            self.say(f"starting {self.spec.tag}")
             return run_id, self.branch.head
-        run = self.ledger.get_run(self.spec.tag)
-        self.start_pool = run.pool_id
-        stored = run.config.get("run", {}).get("eval")
-        if stored is not None:  # keys added since the run started read as their defaults
-            stored = EvalConfig.model_validate(stored).model_dump()
-        if stored is not None and self.config.eval.k is None:
-            self.config = self.config.with_eval(k=stored.get("k"))
-        if stored is not None and stored != self.config.eval.model_dump():
-            raise InputError(
-                f"run {self.spec.tag!r} was started with [eval] {stored}; "
-                "resume it with the same config, or start a new tag"
-            )
-        self.fdr = self._replay_tests(run.id)  # before anything is written: refused untouched
+        run = previous
+        # before anything is written: refused untouched
+        self.fdr = replay_tests(self.ledger, run.id, self.config, self.spec.tag)
         interrupted = self.ledger.recover(run.id)
+        unmark_start(self.home, self.spec.tag)
         marked = f"experiments {interrupted} marked interrupted" if interrupted else "nothing lost"
         self.say(
             f"resuming {self.spec.tag}: {marked}; {self.fdr.tests} tests so far, "
@@ -289,28 +253,13 @@ class Loop:
         kept = [e for e in self.ledger.experiments(run.id) if e.status == "kept" and e.commit]
         commit = kept[-1].commit if kept else run.config["start_commit"]
         assert commit is not None
-        if self.branch.head != commit:
-            self.branch.reset(commit)
+        self.branch.reset(commit)  # also when at it: a killed commit may have left files
         for e in self.ledger.experiments(run.id):
             if e.commit and e.status in ("kept", "discarded", "invalid", "crashed"):
                 score = e.dev.score if e.dev is not None else None
                 dev = score.sel_at_k if score is not None else None
                 self.seen[self.branch.experiments_hash(e.commit)] = (e.number, e.status, dev)
         return run.id, commit
-
-    def _replay_tests(self, run_id: int) -> OnlineFdr:
-        """The run's error control after the tests the ledger holds, in order (each test's
-        p-value and level are recorded with its decision, in one transaction)."""
-        tests = [
-            (e.dev_p_value, e.dev_level, e.status == "kept")
-            for e in self.ledger.experiments(run_id)
-            if e.dev_p_value is not None and e.dev_level is not None
-        ]
-        try:
-            return OnlineFdr.replay(self.config.eval.fdr, self.config.eval.fdr_horizon, tests)
-        except ValueError as wrong:
-            raise LedgerError(f"run {self.spec.tag!r}: its ledger does not follow the run's "
-                              f"error control: {wrong}") from None  # fmt: skip
 
     def _finish(self, status: str, reason: str) -> RunSummary:
         self.ledger.finish_run(self.run_id, status, reason)
@@ -335,8 +284,10 @@ class Loop:
         )
 
     def _should_stop(self) -> str | None:
+        if self.signals:  # a Stop raised where it could not propagate
+            raise Stop(self.signals[-1])
         spec = self.spec
-        done = len(self.ledger.experiments(self.run_id))
+        done = len([e for e in self.ledger.experiments(self.run_id) if e.status != "interrupted"])
         if spec.max_experiments is not None and done >= spec.max_experiments:
             return f"--max-experiments {spec.max_experiments} reached"
         if spec.max_hours is not None and time.monotonic() - self.started >= spec.max_hours * 3600:
@@ -361,9 +312,14 @@ class Loop:
         kept = [e for e in self.ledger.experiments(self.run_id) if e.status == "kept"]
         if kept:
             self.start_holdout = self.ledger.values(kept[0].id, "holdout")
+            self._show(kept[-1].number, "evaluating")  # the incumbent, re-scored
             result = self._evaluate("dev", None)
+            if self.display is not None:
+                self.display.best(sel(result))
             return Incumbent(kept[-1].number, commit, result, result.pool)
         number = self.ledger.next_number(self.run_id)
+        self._show(number, "evaluating")
+        self._read_directive()
         exp = self._start_experiment(
             self.run_id, number, commit, "baseline: the unmodified starting point", "", "baseline"
         )
@@ -380,20 +336,23 @@ class Loop:
         self._finish_experiment(
             exp, "kept", "the baseline every change is compared with", commit, 0.0
         )
-        self.seen[self.branch.experiments_hash(commit)] = (number, "kept", _sel(dev))
+        self.seen[self.branch.experiments_hash(commit)] = (number, "kept", sel(dev))
         self._tell_seed(dev, Outcome(number, ExperimentStatus.KEPT, commit))
-        self.say(f"#{number} baseline: dev {_fmt(_sel(dev))}, holdout {_fmt(_sel(holdout))}")
+        self.say(f"#{number} baseline: dev {fmt(sel(dev))}, holdout {fmt(sel(holdout))}")
+        if self.display is not None:
+            self.display.best(sel(dev))
         return Incumbent(number, commit, dev, dev.pool)
 
     def _tell_seed(self, dev: EvalResult, outcome: Outcome) -> None:
         seed_with = getattr(self.proposer, "seed_with", None)
         if seed_with is not None:
-            seed_with(self.branch.experiment_files(), _sel(dev), outcome)
+            seed_with(self.branch.experiment_files(), sel(dev), outcome)
 
     def _step(self, incumbent: Incumbent) -> Incumbent:
         files = self.branch.experiment_files()
         context = self._context(files, incumbent)
         number = self.ledger.next_number(self.run_id)
+        self._show(number, "proposing")
         try:
             proposal = self.proposer.propose(context)
         except ProposalFailed as failed:
@@ -433,7 +392,7 @@ class Loop:
             self.run_id, number, incumbent.commit, hypothesis, diff, proposer
         )
         self._record_calls(calls, exp)
-        self._finish_experiment(exp, "invalid", reason, None, _cost(calls))
+        self._finish_experiment(exp, "invalid", reason, None, calls_cost(calls))
         self.failures += 1
         self.say(f"#{number} invalid: {reason}")
         return incumbent
@@ -443,7 +402,7 @@ class Loop:
             self.run_id, number, incumbent.commit, proposal.hypothesis, diff, proposal.proposer
         )
         self._record_calls(proposal.calls, exp)
-        cost = _cost(proposal.calls)
+        cost = calls_cost(proposal.calls)
         tag = self.spec.tag
         commit = self.branch.commit(
             proposal.files, commit_message(proposal.hypothesis, tag, number, "running")
@@ -455,16 +414,14 @@ class Loop:
             if tree in self.seen:
                 first, status, score = self.seen[tree]
                 status = status if status in ("invalid", "crashed") else "discarded"
-                reason = (
-                    f"identical to experiment {first}; its result is reused (dev {_fmt(score)})"
-                )
+                reason = f"identical to experiment {first}; its result is reused (dev {fmt(score)})"
             else:
                 dev = self._evaluate_recorded(exp, "dev")
                 status, reason, decision = self._decide(dev, incumbent)
                 if status == "kept":
                     holdout = self._evaluate_recorded(exp, "holdout")
                     confirmation = self._confirm(holdout)
-                self.seen[tree] = (number, status, _sel(dev) if dev else None)
+                self.seen[tree] = (number, status, sel(dev) if dev else None)
         except Stop:
             self.proposer.tell(
                 proposal, None, Outcome(number, ExperimentStatus.INTERRUPTED, commit)
@@ -508,13 +465,15 @@ class Loop:
             self.fdr = self.fdr.record(decision.keep)
         self.proposer.tell(
             proposal,
-            _sel(dev) if dev is not None and dev.valid else None,
+            sel(dev) if dev is not None and dev.valid else None,
             Outcome(number, ExperimentStatus(status), commit),
         )
         self.failures = self.failures + 1 if status in ("invalid", "crashed") else 0
         shown = reason if reason.startswith(status) else f"{status}: {reason}"
         self.say(f"#{number} {shown}")
         if status == "kept" and dev is not None:
+            if self.display is not None:
+                self.display.best(sel(dev))
             return Incumbent(number, commit, dev, dev.pool)
         return incumbent
 
@@ -540,8 +499,10 @@ class Loop:
         )
 
     def _evaluate(self, split: str, exp: int | None) -> EvalResult:
+        if self.spec.pool is None:
+            self._show(None, "sampling")  # answered from the cache when the config is unchanged
         try:
-            pool = self.pools.pool_for(self.branch, self.session)
+            pool = self.pools.pool_for(self.branch.path, self.session)
         finally:
             self.pools.flush(self.ledger, self.run_id, exp)
         cost = sampling_cost(pool, self._k())
@@ -564,7 +525,8 @@ class Loop:
             split=split,
             labels_out=labels if count else None,
         )
-        result = evaluate(spec, self.session)
+        result = evaluate(spec, self.session, self.display.progress if self.display else None)
+        self._show(None, "deciding")
         if count:
             rows = [row for _, row in read_jsonl(labels)]
             labels.unlink()
@@ -592,10 +554,20 @@ class Loop:
         self.ledger.record_evaluation(exp, result.to_json(picks=True, calls=True))
         return result
 
+    def _read_directive(self) -> str:
+        """program.md as the user's checkout has it now (uncommitted edits steer the run);
+        the experiments recorded from here on carry its hash."""
+        try:
+            text = self.program_path.read_text()
+        except OSError as gone:
+            raise InputError(f"the research directive cannot be read: {gone}") from None
+        self.directive = (directive_hash(text.encode()), text)
+        return text
+
     def _context(self, files: dict[str, str], incumbent: Incumbent) -> Context:
         history, best, failed = history_view(self.ledger.experiments(self.run_id))
         return Context(
-            program=(self.branch.path / self.spec.program).read_text(),
+            program=self._read_directive(),
             api=Path(API_FILE).read_text(),
             files=files,
             baselines=baselines_view(incumbent.dev),
@@ -610,7 +582,9 @@ class Loop:
     ) -> int:
         """Record an experiment as running; until it is finished, a Stop marks it interrupted
         and moves the branch back to ``parent`` (the incumbent)."""
-        exp = self.ledger.start_experiment(run_id, number, parent, hypothesis, diff, proposer)
+        exp = self.ledger.start_experiment(
+            run_id, number, parent, hypothesis, diff, proposer, self.directive
+        )
         self._open = (exp, number, parent)
         return exp
 
@@ -628,26 +602,17 @@ class Loop:
         self._finish_experiment(exp, "interrupted", reason, self.branch.kept_ref(number), None)
         self.branch.reset(parent)
 
+    def _show(self, number: int | None, stage: str) -> None:
+        """Tell the display (if any) the experiment under way and its stage."""
+        if self.display is None:
+            return
+        if number is not None:
+            self.display.experiment(number, stage)
+        else:
+            self.display.stage(stage)
+
     def _record_calls(self, calls: list[ModelCall], exp: int | None) -> None:
         for call in calls:
             if call.cost_usd is None and call.error is None:
                 self.unpriced = call.model
             self.ledger.record_call(self.run_id, exp, call)
-
-
-def _sel(result: EvalResult | None) -> float | None:
-    if result is None or "selector" not in result.arms:
-        return None
-    return result.arms["selector"].sel_at_k
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"
-
-
-def _cost(calls: list[ModelCall]) -> float | None:
-    """The calls' total cost; None when any call could not be priced (never guessed as 0)."""
-    if not calls:
-        return 0.0
-    costs = [c.cost_usd for c in calls]
-    return None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None))

@@ -16,7 +16,6 @@ from typing import Any
 
 import git
 
-from agent.branch import ResearchBranch
 from harness.analysis.costs import FLOPS_PER_PARAM_TOKEN
 from harness.config import SamplerConfig
 from harness.configload import parse_toml
@@ -38,8 +37,9 @@ class PoolSource:
     pending_calls: list[ModelCall] = field(default_factory=list)
     recorded: set[str] = field(default_factory=set)
 
-    def pool_for(self, branch: ResearchBranch, session: Session) -> Pool:
-        """The pool the branch's current ``experiments/`` asks for (cached)."""
+    def pool_for(self, root: Path, session: Session) -> Pool:
+        """The pool the current ``experiments/`` under ``root`` (the branch's worktree) asks
+        for (cached)."""
         suite = load_suite(self.suite)
         if self.replay is not None:
             key = f"replay:{self.replay}"
@@ -49,7 +49,7 @@ class PoolSource:
         # Imported here: sampling backends pull in jinja2 templates and, for real models, litellm.
         from harness.sampling import SamplingError, SamplingSpec, load_sampling_config, sample_pool
 
-        spec = SamplingSpec(load_sampling_config(branch.path / SAMPLING), self.sampler)
+        spec = SamplingSpec(load_sampling_config(root / SAMPLING), self.sampler)
         key = f"sample:{spec.key()}"
         if key not in self.pools:
             try:

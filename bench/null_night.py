@@ -10,7 +10,7 @@ and subset, the change's expected value is exactly the incumbent's (the null cha
 ``tests/test_null_night.py``). Every change is a real selector, evaluated by the judge on the
 dev split with every check (``harness.judge.evaluate``) and decided by the loop's own decision
 path: today's per-experiment rule (``significance.per_experiment``: bootstrap bound > 0 and
-sign-flip p < 0.05 at every experiment) and the run's rule (``agent.loop.weigh`` at the level
+sign-flip p < 0.05 at every experiment) and the run's rule (``agent.run.weigh`` at the level
 ``OnlineFdr`` gives, ``[eval]`` defaults), each with its own incumbent, replaced on a keep as
 the loop does. Evaluations shared by both rules (while their incumbents agree) are made once.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.loop import values_by_task, weigh
+from agent.run import values_by_task, weigh
 from harness.config import RunConfig
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.judge.significance import OnlineFdr, per_experiment

@@ -212,11 +212,22 @@ _GAP_INTERVAL = (  # ArmResult.gap_ci_low / gap_ci_high (issue 16); NULL in olde
     "ALTER TABLE arm_scores ADD COLUMN gap_ci_high REAL",
 )
 
+_DIRECTIVES = (  # program.md, read at every step (issue 15): each version once, by its hash
+    """CREATE TABLE directives (
+        hash TEXT PRIMARY KEY,
+        text TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+    # The version each experiment was proposed under; NULL in older rows.
+    "ALTER TABLE experiments ADD COLUMN directive_hash TEXT REFERENCES directives(hash)",
+)
+
 MIGRATIONS: tuple[MigrationSpec, ...] = (
     MigrationSpec(1, "initial schema", _INITIAL),
     MigrationSpec(2, "pool counts per suite", _COUNTS_PER_SUITE),
     MigrationSpec(3, "the run's error control and the holdout against the start", _RUN_ERROR),
     MigrationSpec(4, "arm_scores: the gap closed's interval", _GAP_INTERVAL),
+    MigrationSpec(5, "the research directive's versions", _DIRECTIVES),
 )
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

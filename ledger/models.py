@@ -79,6 +79,16 @@ class Experiment(SQLModel, table=True):
     holdout_delta: float | None = None  # a kept change minus the run's start, on holdout
     holdout_delta_low: float | None = None  # its 95% paired bootstrap interval
     holdout_delta_high: float | None = None
+    directive_hash: str | None = Field(default=None, foreign_key="directives.hash")
+
+
+class Directive(SQLModel, table=True):
+    """A version of the research directive (``program.md``), kept once by its hash."""
+
+    __tablename__ = "directives"
+    hash: str = Field(primary_key=True)
+    text: str
+    recorded_at: str
 
 
 class Evaluation(SQLModel, table=True):

@@ -38,7 +38,7 @@ from ledger.database import (
 from ledger.errors import LedgerError
 from ledger.evaluations import call_row, insert_evaluation
 from ledger.migrations import MIGRATIONS, applied_version, check_version, migrate
-from ledger.models import Experiment, LlmCall, PoolRecord, Run
+from ledger.models import Directive, Experiment, LlmCall, PoolRecord, Run
 from ledger.poolrecords import insert_pool
 from ledger.views import (
     ExperimentView,
@@ -172,6 +172,13 @@ class Ledger:
         with self.read() as session:
             return run_view(session, tag, self.path)
 
+    def find_run(self, tag: str) -> RunView | None:
+        """The run with this tag, or None when the ledger has none."""
+        with self.read() as session:
+            if session.exec(select(Run.id).where(Run.tag == tag)).first() is None:
+                return None
+            return run_view(session, tag, self.path)
+
     def runs(self) -> list[RunView]:
         """Every run, oldest first."""
         with self.read() as session:
@@ -251,9 +258,14 @@ class Ledger:
         hypothesis: str,
         diff: str,
         proposer: str,
+        directive: tuple[str, str] | None = None,
     ) -> int:
-        """Record an experiment as ``running`` before anything is evaluated; return its id."""
+        """Record an experiment as ``running`` before anything is evaluated; return its id.
+        ``directive`` is (hash, text) of the program.md it was proposed under (a new version is
+        kept in ``directives``)."""
         with self.write() as session:
+            if directive is not None and session.get(Directive, directive[0]) is None:
+                session.add(Directive(hash=directive[0], text=directive[1], recorded_at=utc_now()))
             run = _get(session, Run, run_id, "run")
             taken = session.exec(
                 select(Experiment.id).where(
@@ -269,6 +281,7 @@ class Ledger:
                 hypothesis=hypothesis,
                 diff=diff,
                 proposer=proposer,
+                directive_hash=directive[0] if directive is not None else None,
                 status=ExperimentStatus.RUNNING,
                 host=socket.gethostname(),
                 pid=os.getpid(),
@@ -331,6 +344,12 @@ class Ledger:
         with self.write() as session:
             exp = _get(session, Experiment, experiment_id, "experiment")
             return insert_evaluation(session, exp.run_id, experiment_id, result, arm)
+
+    def directive_text(self, directive_hash: str) -> str:
+        """A recorded version of program.md."""
+        with self.read() as session:
+            text: str = _get(session, Directive, directive_hash, "directive").text
+            return text
 
     def values(self, experiment_id: int, split: str) -> dict[str, float]:
         """The researched arm's value per problem (task id) in an experiment's evaluation on
@@ -406,7 +425,7 @@ class Ledger:
             return float(total or 0.0)
 
 
-def _get(session: Session, table: Any, key: int, what: str) -> Any:
+def _get(session: Session, table: Any, key: int | str, what: str) -> Any:
     row = session.get(table, key)
     if row is None:
         raise LedgerError(f"no {what} with id {key} in the ledger")

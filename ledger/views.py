@@ -149,6 +149,7 @@ class ExperimentView:
     holdout_delta: float | None
     holdout_delta_low: float | None
     holdout_delta_high: float | None
+    directive_hash: str | None  # the program.md it was proposed under (directive_text)
     host: str
     pid: int
     stale: bool

@@ -17,7 +17,7 @@ import pytest
 
 from agent.commands.runcmd import run_loop
 from agent.llm_proposer import LLMProposer
-from agent.loop import RunSpec
+from agent.run import RunSpec
 from agent.search_space import load_space
 from agent.settings import ProposerConfig, load_settings
 from harness import llm

@@ -1,6 +1,6 @@
 """A null night: 150 changes, each with exactly the incumbent's expected sel@k, every one a real
 selector evaluated by the real harness (sandbox, every check) on the synthetic pool, and decided
-by the loop's own decision path (``agent.loop.weigh``, the run's error control, the incumbent
+by the loop's own decision path (``agent.run.weigh``, the run's error control, the incumbent
 replaced on a keep). The run's rule keeps at most one; today's per-experiment rule keeps more.
 
 Not through ``winnow run``: 150 experiments there (git, ledger, a proposer) take minutes, so the
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from synthkit import write_synthetic
 
-from agent.loop import values_by_task, weigh
+from agent.run import values_by_task, weigh
 from harness.config import RunConfig
 from harness.judge.evaluate import EvalSpec, Session, evaluate
 from harness.judge.significance import OnlineFdr, per_experiment

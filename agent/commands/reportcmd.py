@@ -180,6 +180,8 @@ def render_report(r: Report, console: Console) -> None:
         + (f" ({run.reason})" if run.reason else "")
         + f"; proposer {run.proposer}, pool {run.pool_id or '—'}, started {run.started_at}"
     )
+    for number, directive in r.directive_changes:
+        console.print(f"program.md changed at experiment {number} (directive {directive})")
     best = r.experiment(r.best)
     if best is None:
         console.print("no kept experiment yet")

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from agent.branch import ResearchBranch
 from agent.commands.console import make_console
+from agent.commands.runstatus import run_status
 from agent.llm_proposer import LLMProposer
-from agent.loop import Loop, RunSpec, RunSummary
+from agent.loop import Loop
 from agent.proposal import Proposer
+from agent.run import RunSpec, RunSummary
 from agent.search_proposer import SearchProposer
 from agent.settings import ProposerConfig, load_settings
 from harness.configload import load_model
@@ -47,16 +49,17 @@ def run_loop(
     console = make_console(stderr=True)
     ledger = Ledger.open(ledger_path())
     try:
-        loop = Loop(
-            spec,
-            run_config,
-            proposer_config,
-            make_proposer_factory(proposer_config, home, spec.tag, run_config.eval.seed),
-            ledger,
-            home,
-            cwd,
-            say=lambda line: console.print(line, markup=False, highlight=False),
-        )
-        return loop.run()
+        with run_status(console) as status:
+            loop = Loop(
+                spec,
+                run_config,
+                proposer_config,
+                make_proposer_factory(proposer_config, home, spec.tag, run_config.eval.seed),
+                ledger,
+                home,
+                cwd,
+                display=status,
+            )
+            return loop.run()
     finally:
         ledger.close()

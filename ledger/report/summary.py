@@ -126,12 +126,26 @@ class Report:
     def experiment(self, number: int | None) -> ExperimentView | None:
         return next((e for e in self.experiments if e.number == number), None)
 
+    @property
+    def directive_changes(self) -> list[tuple[int, str]]:
+        """(experiment, directive hash) where program.md differed from the experiment before's
+        (older rows, without a hash, are skipped)."""
+        changes, last = [], None
+        for e in self.experiments:
+            if e.directive_hash is None:
+                continue
+            if last is not None and e.directive_hash != last:
+                changes.append((e.number, e.directive_hash))
+            last = e.directive_hash
+        return changes
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = to_jsonable_python(self)
         data["run"] = self.run.to_json()
         data["experiments"] = [e.to_json() for e in self.experiments]
         data["keep_rate"] = self.keep_rate
         data["simulated"] = self.simulated
+        data["directive_changes"] = self.directive_changes
         return data
 
 
