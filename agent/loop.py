@@ -20,15 +20,10 @@ branch at a kept commit or at the commit under test, and loses nothing that was 
 
 from __future__ import annotations
 
-import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from agent.branch import (
     ResearchBranch,
@@ -36,10 +31,10 @@ from agent.branch import (
     open_repository,
     unmark_start,
 )
+from agent.evaluator import SELECTOR, Evaluator
 from agent.pages.sweeppage import sweep_for_run
 from agent.poolsource import PoolSource, sampling_cost
 from agent.proposal import (
-    Context,
     NothingNew,
     Outcome,
     Proposal,
@@ -52,10 +47,10 @@ from agent.proposal import (
 from agent.run import (
     Display,
     Incumbent,
-    OverBudget,
     RunSpec,
     RunSummary,
     Stop,
+    against_start,
     calls_cost,
     directive_hash,
     fmt,
@@ -65,26 +60,21 @@ from agent.run import (
     values_by_task,
     weigh,
 )
-from agent.runstart import open_run_branch, previous_run, replay_tests
+from agent.runledger import Records, resume, spent_budget, summary
+from agent.runstart import open_run_branch, previous_run
 from agent.settings import ProposerConfig
-from agent.summary import baselines_view, commit_message, failures_view, history_view
-from harness.api import __file__ as API_FILE
-from harness.config import RunConfig, with_scorer_overrides
-from harness.data.jsonl import read_jsonl
+from agent.summary import commit_message, proposal_context
+from harness.config import RunConfig
 from harness.data.pools import Pool, load_pool
 from harness.data.suites import load_suite
 from harness.errors import InputError
 from harness.execution.launch import SandboxError
-from harness.judge.evaluate import EvalSpec, Session, evaluate
-from harness.judge.significance import Confirmation, Decision, OnlineFdr, confirm
+from harness.judge.evaluate import Session
+from harness.judge.significance import Decision, OnlineFdr
 from harness.results import EvalResult, ExperimentStatus, ModelCall
 from ledger.errors import LedgerError
-from ledger.poolrecords import counts_from_labels
 from ledger.store import Ledger
 from ledger.views import RunView
-
-SELECTOR = "experiments/selector.py"
-SCORER = "experiments/scorer.toml"
 
 
 class Loop:
@@ -113,11 +103,7 @@ class Loop:
         self.signals: list[str] = []  # SIGINT/SIGTERM received (stoppable)
         self.started = time.monotonic()
         self.failures = 0
-        self._failure: tuple[str, str] = ("crashed", "")
-        self.unpriced: str | None = None  # a model whose calls cannot be priced
         self.start_pool: str | None = None  # the pool the run started from (on resume)
-        self._open: tuple[int, int, str] | None = None  # running: (id, number, parent commit)
-        self.counted: set[tuple[str, str]] = set()  # (pool, split) whose counts are recorded
         self.seen: dict[str, tuple[int, str, float | None]] = {}  # tree -> (n, status, dev)
         self.fdr = OnlineFdr(config.eval.fdr, config.eval.fdr_horizon)  # rebuilt on resume
         self.start_holdout: dict[str, float] = {}  # the start's holdout values, by task
@@ -134,7 +120,7 @@ class Loop:
                     reason = f"stopped by {stop} before the run was opened"
                     self.say(f"run {self.spec.tag} {reason}; the same command starts it again")
                     return RunSummary(self.spec.tag, "stopped", reason, 0, 0, None)
-                self._interrupt_open()
+                self.records.interrupt()
                 return self._finish("stopped", f"stopped by {stop}")
 
     def _run(self) -> RunSummary:
@@ -159,6 +145,7 @@ class Loop:
             self.branch = branch = open_run_branch(self.repo, spec, self.home, previous, self.say)
             pool = self.pools.pool_for(branch.path, session)
             self.run_id, incumbent_commit = self._open_run(previous, pool)
+            self.records = Records(self.ledger, self.run_id, branch)
             self.opened = True
             session.configure(self.config)  # k is now fixed for the whole run
             start = pool
@@ -166,6 +153,11 @@ class Loop:
                 start = load_pool(self.start_pool, load_suite(spec.suite), session.cache_path)
             self.start_cost = sampling_cost(start, self._k())
             self.pools.flush(self.ledger, self.run_id, None)
+            self.judge = Evaluator(
+                spec, self.config, self.home, self.ledger, self.run_id, branch, self.pools,
+                session, self.start_cost, lambda stage: self._show(None, stage), self.display,
+                self.say,
+            )  # fmt: skip
             self.proposer = self.make_proposer(branch)
             label = " (SIMULATED)" if pool.simulated else ""
             cost = "" if self.start_cost is None else f", sampling {self.start_cost}"
@@ -184,14 +176,14 @@ class Loop:
                 reason = why
             except Stop as stop:
                 status, reason = "stopped", f"stopped by {stop}"
-                self._interrupt_open()
+                self.records.interrupt()
             except SandboxError as broken:
                 status, reason = "failed", f"the sandbox failed: {broken}"
-                self._interrupt_open(reason)
+                self.records.interrupt(reason)
             except NothingNew as done:
                 reason = f"the proposer has nothing new to try: {done}"
             except ProposerDown as down:
-                self._record_calls(down.calls, None)
+                self.records.calls(down.calls, None)
                 status, reason = "failed", f"the proposer is down: {down}"
         if status == "finished" and spec.sweep_ks and incumbent is not None:
             self._sweep(incumbent)
@@ -240,70 +232,28 @@ class Loop:
             unmark_start(self.home, self.spec.tag)
             self.say(f"starting {self.spec.tag}")
             return run_id, self.branch.head
-        run = previous
-        # before anything is written: refused untouched
-        self.fdr = replay_tests(self.ledger, run.id, self.config, self.spec.tag)
-        interrupted = self.ledger.recover(run.id)
-        unmark_start(self.home, self.spec.tag)
+        resumed = resume(self.ledger, previous, self.config, self.branch, self.home)
+        self.fdr, self.seen = resumed.fdr, resumed.seen
+        interrupted = resumed.interrupted
         marked = f"experiments {interrupted} marked interrupted" if interrupted else "nothing lost"
         self.say(
             f"resuming {self.spec.tag}: {marked}; {self.fdr.tests} tests so far, "
             f"{self.fdr.keeps} kept, the next at level {self.fdr.level():.3g}"
         )
-        kept = [e for e in self.ledger.experiments(run.id) if e.status == "kept" and e.commit]
-        commit = kept[-1].commit if kept else run.config["start_commit"]
-        assert commit is not None
-        self.branch.reset(commit)  # also when at it: a killed commit may have left files
-        for e in self.ledger.experiments(run.id):
-            if e.commit and e.status in ("kept", "discarded", "invalid", "crashed"):
-                score = e.dev.score if e.dev is not None else None
-                dev = score.sel_at_k if score is not None else None
-                self.seen[self.branch.experiments_hash(e.commit)] = (e.number, e.status, dev)
-        return run.id, commit
+        return previous.id, resumed.commit
 
     def _finish(self, status: str, reason: str) -> RunSummary:
         self.ledger.finish_run(self.run_id, status, reason)
-        views = self.ledger.experiments(self.run_id)
-        counts: dict[str, int] = {}
-        for e in views:
-            counts[e.status] = counts.get(e.status, 0) + 1
-        scores = [
-            e.dev.score.sel_at_k
-            for e in views
-            if e.status == "kept" and e.dev and e.dev.score and e.dev.score.sel_at_k is not None
-        ]
         self.say(f"run {self.spec.tag} {status}: {reason}")
-        return RunSummary(
-            self.spec.tag,
-            status,
-            reason,
-            len(views),
-            counts.get("kept", 0),
-            max(scores) if scores else None,
-            counts,
-        )
+        return summary(self.ledger, self.run_id, self.spec.tag, status, reason)
 
     def _should_stop(self) -> str | None:
         if self.signals:  # a Stop raised where it could not propagate
             raise Stop(self.signals[-1])
-        spec = self.spec
-        done = len([e for e in self.ledger.experiments(self.run_id) if e.status != "interrupted"])
-        if spec.max_experiments is not None and done >= spec.max_experiments:
-            return f"--max-experiments {spec.max_experiments} reached"
-        if spec.max_hours is not None and time.monotonic() - self.started >= spec.max_hours * 3600:
-            return f"--max-hours {spec.max_hours} reached"
-        if spec.max_cost is not None and self.unpriced is not None:
-            return (
-                f"--max-cost is set but calls to {self.unpriced} have no known price: "
-                "set [proposer] input_usd_per_mtok and output_usd_per_mtok"
-            )
-        if spec.max_cost is not None and self.ledger.spent(self.run_id) >= spec.max_cost:
-            return (
-                f"--max-cost {spec.max_cost} reached (spent {self.ledger.spent(self.run_id):.4f})"
-            )
-        if self.failures >= spec.max_failures:
-            return f"{self.failures} consecutive crashed or invalid experiments"
-        return None
+        elapsed = time.monotonic() - self.started
+        return spent_budget(
+            self.spec, self.ledger, self.run_id, elapsed, self.records.unpriced, self.failures
+        )
 
     # -- experiments ---------------------------------------------------------------------------
 
@@ -313,29 +263,28 @@ class Loop:
         if kept:
             self.start_holdout = self.ledger.values(kept[0].id, "holdout")
             self._show(kept[-1].number, "evaluating")  # the incumbent, re-scored
-            result = self._evaluate("dev", None)
+            result = self.judge.evaluate("dev", None)
             if self.display is not None:
                 self.display.best(sel(result))
             return Incumbent(kept[-1].number, commit, result, result.pool)
         number = self.ledger.next_number(self.run_id)
         self._show(number, "evaluating")
         self._read_directive()
-        exp = self._start_experiment(
-            self.run_id, number, commit, "baseline: the unmodified starting point", "", "baseline"
-        )
+        exp = self.records.start(
+            number, commit, "baseline: the unmodified starting point", "", "baseline",
+            self.directive,
+        )  # fmt: skip
         self.branch.keep_ref(number, commit)
-        dev = self._evaluate_recorded(exp, "dev")
+        dev = self.judge.recorded(exp, "dev")
         if dev is None or not dev.valid:
-            status, reason = self._failure if dev is None else ("invalid", dev.reason)
-            self._finish_experiment(exp, status, f"the starting point: {reason}", commit, 0.0)
+            status, reason = self.judge.failure if dev is None else ("invalid", dev.reason)
+            self.records.finish(exp, status, f"the starting point: {reason}", commit, 0.0)
             self.say(f"#{number} baseline {status}: {reason}")
             return None
-        holdout = self._evaluate_recorded(exp, "holdout")
+        holdout = self.judge.recorded(exp, "holdout")
         if holdout is not None and holdout.valid:
             self.start_holdout = values_by_task(holdout)
-        self._finish_experiment(
-            exp, "kept", "the baseline every change is compared with", commit, 0.0
-        )
+        self.records.finish(exp, "kept", "the baseline every change is compared with", commit, 0.0)
         self.seen[self.branch.experiments_hash(commit)] = (number, "kept", sel(dev))
         self._tell_seed(dev, Outcome(number, ExperimentStatus.KEPT, commit))
         self.say(f"#{number} baseline: dev {fmt(sel(dev))}, holdout {fmt(sel(holdout))}")
@@ -350,7 +299,9 @@ class Loop:
 
     def _step(self, incumbent: Incumbent) -> Incumbent:
         files = self.branch.experiment_files()
-        context = self._context(files, incumbent)
+        context = proposal_context(
+            self._read_directive(), files, incumbent.dev, self.ledger.experiments(self.run_id)
+        )
         number = self.ledger.next_number(self.run_id)
         self._show(number, "proposing")
         try:
@@ -388,20 +339,20 @@ class Loop:
         reason: str,
         proposer: str,
     ) -> Incumbent:
-        exp = self._start_experiment(
-            self.run_id, number, incumbent.commit, hypothesis, diff, proposer
+        exp = self.records.start(
+            number, incumbent.commit, hypothesis, diff, proposer, self.directive
         )
-        self._record_calls(calls, exp)
-        self._finish_experiment(exp, "invalid", reason, None, calls_cost(calls))
+        self.records.calls(calls, exp)
+        self.records.finish(exp, "invalid", reason, None, calls_cost(calls))
         self.failures += 1
         self.say(f"#{number} invalid: {reason}")
         return incumbent
 
     def _try(self, incumbent: Incumbent, number: int, proposal: Proposal, diff: str) -> Incumbent:
-        exp = self._start_experiment(
-            self.run_id, number, incumbent.commit, proposal.hypothesis, diff, proposal.proposer
+        exp = self.records.start(
+            number, incumbent.commit, proposal.hypothesis, diff, proposal.proposer, self.directive
         )
-        self._record_calls(proposal.calls, exp)
+        self.records.calls(proposal.calls, exp)
         cost = calls_cost(proposal.calls)
         tag = self.spec.tag
         commit = self.branch.commit(
@@ -416,11 +367,11 @@ class Loop:
                 status = status if status in ("invalid", "crashed") else "discarded"
                 reason = f"identical to experiment {first}; its result is reused (dev {fmt(score)})"
             else:
-                dev = self._evaluate_recorded(exp, "dev")
+                dev = self.judge.recorded(exp, "dev")
                 status, reason, decision = self._decide(dev, incumbent)
                 if status == "kept":
-                    holdout = self._evaluate_recorded(exp, "holdout")
-                    confirmation = self._confirm(holdout)
+                    holdout = self.judge.recorded(exp, "holdout")
+                    confirmation = against_start(holdout, self.start_holdout, self.config.eval.seed)
                 self.seen[tree] = (number, status, sel(dev) if dev else None)
         except Stop:
             self.proposer.tell(
@@ -443,7 +394,7 @@ class Loop:
         self.branch.keep_ref(number, commit)
         if status != "kept":
             self.branch.reset(incumbent.commit)
-        self._finish_experiment(
+        self.records.finish(
             exp,
             status,
             reason,
@@ -481,78 +432,8 @@ class Loop:
         self, dev: EvalResult | None, incumbent: Incumbent
     ) -> tuple[str, str, Decision | None]:
         if dev is None:
-            return self._failure[0], self._failure[1], None
+            return self.judge.failure[0], self.judge.failure[1], None
         return weigh(dev, incumbent.dev, self.fdr.level(), self.config.eval)
-
-    def _confirm(self, holdout: EvalResult | None) -> Confirmation | None:
-        """A kept change against the start of the run on the holdout (never decides)."""
-        if holdout is None or not holdout.valid or not self.start_holdout:
-            return None
-        new = values_by_task(holdout)
-        if set(new) != set(self.start_holdout):
-            return None
-        tasks = sorted(new)
-        return confirm(
-            np.array([new[t] for t in tasks]),
-            np.array([self.start_holdout[t] for t in tasks]),
-            self.config.eval.seed,
-        )
-
-    def _evaluate(self, split: str, exp: int | None) -> EvalResult:
-        if self.spec.pool is None:
-            self._show(None, "sampling")  # answered from the cache when the config is unchanged
-        try:
-            pool = self.pools.pool_for(self.branch.path, self.session)
-        finally:
-            self.pools.flush(self.ledger, self.run_id, exp)
-        cost = sampling_cost(pool, self._k())
-        if cost is not None and self.start_cost is not None:
-            over = cost.over(self.config.budget.sampling_ratio, self.start_cost)
-            if over is not None:
-                raise OverBudget(over)
-        scorer = self.branch.path / SCORER
-        if scorer.exists():  # the research side of the scorer (how it asks): harness/config.py
-            self.session.configure(with_scorer_overrides(self.config, scorer))
-        # The pool's per-problem counts (for the report's pass@k curve) do not depend on the
-        # selector: they are taken once per pool and split, not at every experiment.
-        count = (pool.id, split) not in self.counted
-        labels = self.home / "tmp" / f"labels-{os.getpid()}.jsonl"
-        labels.parent.mkdir(parents=True, exist_ok=True)
-        spec = EvalSpec(
-            suite=self.spec.suite,
-            pool=pool.id,
-            selector=self.branch.path / SELECTOR,
-            split=split,
-            labels_out=labels if count else None,
-        )
-        result = evaluate(spec, self.session, self.display.progress if self.display else None)
-        self._show(None, "deciding")
-        if count:
-            rows = [row for _, row in read_jsonl(labels)]
-            labels.unlink()
-            self.pools.record(self.ledger, pool, counts_from_labels(rows))
-            self.counted.add((pool.id, split))
-        return result
-
-    def _evaluate_recorded(self, exp: int, split: str) -> EvalResult | None:
-        """Evaluate and record. None on failure, with (status, reason) in ``self._failure``:
-        ``invalid`` when a file under experiments/ is bad input, ``crashed`` when it broke."""
-        try:
-            result = self._evaluate(split, exp)
-        except InputError as bad:
-            self._failure = ("invalid", f"bad input: {bad}")
-            return None
-        except OverBudget as over:
-            self._failure = ("invalid", f"compute_parity: {over}")
-            return None
-        except (Stop, SandboxError):  # not the experiment's doing: the run ends
-            raise
-        except Exception as exc:  # the evaluation broke: recorded as a crash, never a score
-            self._failure = ("crashed", f"{type(exc).__name__}: {exc}")
-            self.say(traceback.format_exc())
-            return None
-        self.ledger.record_evaluation(exp, result.to_json(picks=True, calls=True))
-        return result
 
     def _read_directive(self) -> str:
         """program.md as the user's checkout has it now (uncommitted edits steer the run);
@@ -564,44 +445,6 @@ class Loop:
         self.directive = (directive_hash(text.encode()), text)
         return text
 
-    def _context(self, files: dict[str, str], incumbent: Incumbent) -> Context:
-        history, best, failed = history_view(self.ledger.experiments(self.run_id))
-        return Context(
-            program=self._read_directive(),
-            api=Path(API_FILE).read_text(),
-            files=files,
-            baselines=baselines_view(incumbent.dev),
-            history=history,
-            best=best,
-            failed_checks=failed,
-            failures=failures_view(incumbent.dev),  # the dev split's, never the holdout's
-        )
-
-    def _start_experiment(
-        self, run_id: int, number: int, parent: str, hypothesis: str, diff: str, proposer: str
-    ) -> int:
-        """Record an experiment as running; until it is finished, a Stop marks it interrupted
-        and moves the branch back to ``parent`` (the incumbent)."""
-        exp = self.ledger.start_experiment(
-            run_id, number, parent, hypothesis, diff, proposer, self.directive
-        )
-        self._open = (exp, number, parent)
-        return exp
-
-    def _finish_experiment(self, exp: int, *args: Any, **kwargs: Any) -> None:
-        self.ledger.finish_experiment(exp, *args, **kwargs)
-        self._open = None
-
-    def _interrupt_open(self, reason: str = "stopped while running") -> None:
-        """After a Stop (or a broken sandbox): finish the running experiment, put the branch
-        back."""
-        if self._open is None:
-            return
-        exp, number, parent = self._open
-        # Its commit, if it got as far as one (kept under refs/winnow/<tag>/<number>).
-        self._finish_experiment(exp, "interrupted", reason, self.branch.kept_ref(number), None)
-        self.branch.reset(parent)
-
     def _show(self, number: int | None, stage: str) -> None:
         """Tell the display (if any) the experiment under way and its stage."""
         if self.display is None:
@@ -610,9 +453,3 @@ class Loop:
             self.display.experiment(number, stage)
         else:
             self.display.stage(stage)
-
-    def _record_calls(self, calls: list[ModelCall], exp: int | None) -> None:
-        for call in calls:
-            if call.cost_usd is None and call.error is None:
-                self.unpriced = call.model
-            self.ledger.record_call(self.run_id, exp, call)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.config import EvalConfig
-from harness.judge.significance import Decision, decide
+from harness.judge.significance import Confirmation, Decision, confirm, decide
 from harness.results import EvalResult, ModelCall
 
 
@@ -164,3 +164,17 @@ def jsonable(value: Any) -> Any:
 def untyped_none(value: Any) -> Any:
     """Runs recorded before settings were typed JSON stored None as the string 'None'."""
     return None if value == "None" else value
+
+
+def against_start(
+    holdout: EvalResult | None, start: dict[str, float], seed: int
+) -> Confirmation | None:
+    """A kept change against the start of the run on the holdout (never decides), paired by
+    task; None when either was not scored on the same problems."""
+    if holdout is None or not holdout.valid or not start:
+        return None
+    new = values_by_task(holdout)
+    if set(new) != set(start):
+        return None
+    tasks = sorted(new)
+    return confirm(np.array([new[t] for t in tasks]), np.array([start[t] for t in tasks]), seed)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from agent.proposal import Context
+from harness.api import __file__ as API_FILE
 from harness.judge.significance import Confirmation, Decision
 from harness.results import EvalResult, ExperimentStatus
+from ledger.views import ExperimentView
 
 HISTORY = 8  # recent experiments shown to the proposer
 FAILED_CHECKS = 6  # failed checks shown to the proposer
@@ -113,3 +117,25 @@ def history_view(
                 f"#{e.number} {c.name}: {c.detail[:300]}" for c in e.dev.checks if not c.passed
             ]
     return rows[-HISTORY:], best, failed[-FAILED_CHECKS:]
+
+
+def proposal_context(
+    program: str,
+    files: dict[str, str],
+    incumbent: EvalResult,
+    experiments: list[ExperimentView],
+) -> Context:
+    """What a proposer sees at a step: the directive, the selector API, the files under
+    experiments/, the incumbent's baselines and dev failure cases (never the holdout's), and
+    the run so far."""
+    history, best, failed = history_view(experiments)
+    return Context(
+        program=program,
+        api=Path(API_FILE).read_text(),
+        files=files,
+        baselines=baselines_view(incumbent),
+        history=history,
+        best=best,
+        failed_checks=failed,
+        failures=failures_view(incumbent),
+    )
