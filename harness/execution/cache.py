@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 import tenacity
 
@@ -33,7 +34,23 @@ def pair_key(program_hash: str, test_hash: str, settings: str) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
+class OutcomeCache(Protocol):
+    """(status, detail) by key; a key is written once and never changes meaning."""
+
+    def get(self, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """The rows found among ``keys``."""
+        ...
+
+    def put(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Store (key, status, detail) rows; a key stored by another process meanwhile is fine."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class ExecCache:
+    """The SQLite store (WAL mode: several processes of one machine read and write at once)."""
+
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)

@@ -31,6 +31,8 @@ class SandboxError(RuntimeError):
 
 
 SandboxLevel = Literal["auto", "bwrap", "process"]  # auto: bwrap, else process (and say why)
+RunLevel = Literal["bwrap", "process"]  # the level a sandbox actually runs at
+RUN_LEVELS: tuple[RunLevel, ...] = ("bwrap", "process")  # strongest first
 Size = Annotated[int, Field(ge=1)]
 
 
