@@ -210,3 +210,20 @@ def test_processes_creating_the_same_cache_at_once_all_open_it(tmp_path: Path) -
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT count(*) FROM outcomes").fetchone() == (3,)
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_an_exception_message_no_database_can_store_is_kept_escaped(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # A program chooses its exception messages: a NUL (PostgreSQL's text refuses it) or a lone
+    # surrogate (not UTF-8: SQLite refused the whole batch) must not stop the run.
+    tests = ["raise ValueError('a' + chr(0) + 'b')", "raise ValueError(chr(0xD800))"]
+    path = tmp_path / "cache.sqlite"
+    first = Executor(sandbox, ExecCache(path)).run([(PROGRAM, tests)], 1.0, 1.0)
+    assert [(o.status, o.detail) for o in first[0]] == [
+        ("error", "ValueError: a\\x00b"),
+        ("error", "ValueError: \\ud800"),
+    ]
+    again = Executor(sandbox, ExecCache(path))
+    assert again.run([(PROGRAM, tests)], 1.0, 1.0) == first
+    assert again.executions == 0

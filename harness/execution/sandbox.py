@@ -237,14 +237,28 @@ class WorkerSlot:
             self.tmp = None
 
 
+def storable(text: str) -> str:
+    """``text`` as every cache can store it: a NUL (which PostgreSQL's text refuses) or a lone
+    surrogate (which is not UTF-8 at all) written as a backslash escape. A program's exception
+    message may hold either."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def reported(row: object) -> Outcome:
+    """One outcome a worker reported, as [status, detail]."""
+    assert isinstance(row, list) and len(row) == 2
+    status, detail = row
+    assert status in ("passed", "failed", "timeout", "error") and isinstance(detail, str)
+    return Outcome(status, storable(detail))
+
+
 def parse_reply(reply: dict | None, job: Job, level: RunLevel) -> JobResult | None:
     """A worker's reply checked for shape; None when it is not a valid answer to ``job``."""
     try:
         assert reply is not None
-        setup = Outcome(*reply["setup"])
-        tests = [Outcome(*r) for r in reply["results"]]
+        setup = reported(reply["setup"])
+        tests = [reported(r) for r in reply["results"]]
         assert len(tests) == len(job.tests)
-        assert all(o.status in ("passed", "failed", "timeout", "error") for o in [setup, *tests])
         return JobResult(
             setup=setup,
             tests=tests,
