@@ -61,13 +61,18 @@ def required(variable: str, what: str) -> str:
     return value
 
 
-def ray_address() -> str:
-    """WINNOW_TEST_RAY, with ray installed to reach it."""
-    address = required("WINNOW_TEST_RAY", "Ray cluster")
+def ray_installed() -> None:
+    """Skips (or fails, see :func:`missing`) unless the ray extra is installed."""
     try:
         import ray  # noqa: F401  (only whether it is there)
     except ModuleNotFoundError:
-        pytest.fail("WINNOW_TEST_RAY is set but ray is not installed: pip install -e '.[ray]'")
+        missing("ray is not installed: pip install -e '.[ray]'")
+
+
+def ray_address() -> str:
+    """WINNOW_TEST_RAY, with ray installed to reach it."""
+    address = required("WINNOW_TEST_RAY", "Ray cluster")
+    ray_installed()
     return address
 
 

@@ -144,6 +144,9 @@ class TwoLevels:
             results.update(zip(dealt, box.run([jobs[i] for i in dealt]), strict=True))
         return [results[i] for i in range(len(jobs))]
 
+    def close(self) -> None:
+        pass  # the sandboxes belong to the test
+
 
 @pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not installed")
 def test_each_outcome_is_kept_under_the_level_it_ran_at(tmp_path: Path) -> None:

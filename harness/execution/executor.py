@@ -64,6 +64,8 @@ class Runner(Protocol):
         """Every job's result, in the order of ``jobs``; ``done(i)`` as job ``i`` finishes."""
         ...
 
+    def close(self) -> None: ...
+
 
 class Executor:
     """Runs pairs through a runner and a cache; counts what it executed and what it reused."""
