@@ -230,3 +230,18 @@ def test_an_exception_message_no_database_can_store_is_kept_escaped(
     again = Executor(sandbox, ExecCache(path))
     assert again.run([(PROGRAM, tests)], 1.0, 1.0) == first
     assert again.executions == 0
+
+
+# A candidate whose result depends on the order of a set of strings (HumanEval/1 #46 of the
+# shared pool zips two sets): its outcome must not depend on which worker process ran it.
+SET_ORDER = "order = ''.join(set('({[<'))\n"
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_every_worker_hashes_strings_with_the_same_seed(level: SandboxLevel) -> None:
+    seen = set()
+    for _ in range(2):  # two sandboxes: fresh worker processes
+        with Sandbox(SandboxConfig(level=level, workers=2)) as box:
+            results = box.run([Job(SET_ORDER, ("assert False, order",), 1.0, 1.0)] * 6)
+            seen |= {r.tests[0].detail for r in results}
+    assert len(seen) == 1, seen

@@ -27,8 +27,10 @@ from harness.home import CACHE_URL, cache_url
 # Bump when a change to execution can change an outcome. 2: a job can no longer find what an
 # earlier job of its slot left behind (files in the host's /tmp at the process level, System V
 # IPC objects at both levels), so outcomes recorded before cannot be trusted: under version 2
-# none of them is found, and every pair runs again once.
-EXEC_VERSION = 2
+# none of them is found, and every pair runs again once. 3: every job hashes strings with
+# PYTHONHASHSEED=0 (before, -I made each worker process pick a seed of its own), so outcomes
+# that depend on set order were recorded under whatever seed the slot had.
+EXEC_VERSION = 3
 CHUNK = 500  # keys per lookup query
 BUSY_TIMEOUT_S = 30.0  # seconds to wait for another process's lock
 
