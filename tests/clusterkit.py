@@ -43,8 +43,11 @@ TINY_SUITE = DATA / "tiny_suite.jsonl"
 TINY_POOL = DATA / "tiny_pool"
 INPUTS = 8  # inputs per problem for the outputs signal: enough to vary, few to run
 # Every outcome a sandbox can give, on purpose: a hang, a crash while loading, a crash in a test,
-# output, and a program that prints before it fails. Appended to each problem's candidates.
+# output, and a program that prints before it fails; and one whose output is the order of a set
+# of strings (the same in every worker only with a fixed hash seed). Appended to each problem's
+# candidates.
 ODD_BODIES = (
+    "    return ''.join(set('({[<'))\n",
     "    while True:\n        pass\n",
     "    return undefined_name\n",
     "    raise SystemExit(0)\n",

@@ -59,6 +59,11 @@ def sources_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+# The sources as this process loaded them: a Ray worker kept alive across an upgrade runs the
+# code it imported, whatever the files now say.
+LOADED = sources_hash()
+
+
 # -- on the nodes ------------------------------------------------------------------------------
 
 _WARM: dict[SandboxConfig, Sandbox] = {}  # this Ray worker process's sandbox, between tasks
@@ -91,8 +96,8 @@ def probe(config: SandboxConfig) -> NodeReport:
     try:
         box = warm_sandbox(config)
     except (SandboxError, OSError) as exc:
-        return NodeReport(None, "", None, sources_hash(), f"{type(exc).__name__}: {exc}")
-    return NodeReport(box.level, box.fallback_reason, box.shared_scratch, sources_hash())
+        return NodeReport(None, "", None, LOADED, f"{type(exc).__name__}: {exc}")
+    return NodeReport(box.level, box.fallback_reason, box.shared_scratch, LOADED)
 
 
 # -- on this machine ---------------------------------------------------------------------------
@@ -208,7 +213,7 @@ class RayCluster:
             Node(n["NodeID"], n["NodeManagerAddress"], int(n["Resources"]["CPU"]), report)
             for n, report in zip(alive, reports, strict=True)
         ]
-        here = sources_hash()
+        here = LOADED
         for node in nodes:
             if node.report.failure is not None:
                 raise SandboxError(f"Ray node {node.name}: {node.report.failure}")
