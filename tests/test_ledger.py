@@ -36,6 +36,7 @@ def test_a_new_ledger_is_in_wal_mode_with_its_migrations_recorded(tmp_path: Path
     assert rows(path, "SELECT number, name FROM migrations") == [
         (1, "initial schema"),
         (2, "pool counts per suite"),
+        (3, "problem results keep their position"),
     ]
 
 

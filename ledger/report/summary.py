@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy
 from pydantic_core import to_jsonable_python
-from sqlalchemy import literal_column
+from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from harness.results import ArmResult, ExperimentStatus
@@ -131,7 +131,7 @@ class Report:
 def build_report(ledger: Ledger, tag: str | None) -> Report:
     """The report of run ``tag`` (the latest run when None), from one consistent snapshot."""
     with ledger.read() as session:
-        run = run_view(session, tag, ledger.path)
+        run = run_view(session, tag, ledger.shown)
         experiments = experiment_views(session, run.id, None)
         best = _best(experiments)
         baselines = _baselines(experiments, best)
@@ -197,7 +197,7 @@ def _comparisons(session: Session, best: ExperimentView) -> list[Comparison]:
         query = (
             sqlalchemy.select(PROBLEM_RESULTS)
             .where(PROBLEM_RESULTS.c.evaluation_id == ev.id)
-            .order_by(literal_column("rowid"))
+            .order_by(PROBLEM_RESULTS.c.position)
         )
         for result in session.execute(query).mappings():
             values.setdefault(result["arm"], {})[result["task_id"]] = result["value"]
@@ -276,7 +276,7 @@ def _spend(session: Session, run: RunView, experiments: list[ExperimentView]) ->
         sqlalchemy.select(
             func.count(col(LlmCall.id)),
             func.count(col(LlmCall.error)),
-            func.sum(col(LlmCall.cost_usd).is_(None)),
+            func.sum(case((col(LlmCall.cost_usd).is_(None), 1), else_=0)),
             func.coalesce(func.sum(LlmCall.prompt_tokens), 0),
             func.coalesce(func.sum(LlmCall.completion_tokens), 0),
             func.coalesce(func.sum(LlmCall.cost_usd), 0.0),
