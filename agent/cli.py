@@ -28,7 +28,7 @@ from harness.analysis.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.execution.launch import SandboxError
-from harness.home import ledger_path
+from harness.home import ledger_location
 from harness.judge.evaluate import EvalSpec
 from harness.sampling import SamplingError
 from ledger.errors import LedgerError
@@ -166,6 +166,14 @@ def check_command(
     raise typer.Exit(check_exit(result))
 
 
+LEDGER = typer.Option(
+    None,
+    "--ledger",
+    help="the ledger: a file or a postgresql:// URL (default: $WINNOW_LEDGER, else "
+    "$WINNOW_HOME/ledger.sqlite)",
+)
+
+
 @app.command("run")
 @user_errors
 def run_command(
@@ -185,6 +193,7 @@ def run_command(
     sweep_ks: str | None = typer.Option(
         None, "--sweep-ks", help="when finished, sweep the best selector over these ks (1,4,16)"
     ),
+    ledger: str | None = LEDGER,
 ) -> None:
     """Run the research loop on branch winnow/<tag>; run it again to resume."""
     spec = RunSpec(
@@ -197,15 +206,12 @@ def run_command(
         max_failures=max_failures,
         sweep_ks=parse_ks(sweep_ks, "--sweep-ks") if sweep_ks else (),
     )
-    summary = run_loop(spec, config, proposer, model, api_base, Path.cwd())
+    summary = run_loop(spec, config, proposer, model, api_base, Path.cwd(), ledger_location(ledger))
     raise typer.Exit(0 if summary.status in ("finished", "stopped") else 1)
 
 
 # -- winnow log / winnow report --------------------------------------------------------------------
 
-LEDGER = typer.Option(
-    None, "--ledger", help="the ledger file (default: $WINNOW_HOME/ledger.sqlite)"
-)
 RUN_TAG = typer.Option(None, "--run", help="the run's tag (default: the latest run)")
 
 
@@ -216,11 +222,11 @@ def log_command(
     status: str | None = typer.Option(
         None, "--status", help="only this status: kept, discarded, crashed, invalid, ... stale"
     ),
-    ledger: Path | None = LEDGER,
+    ledger: str | None = LEDGER,
     as_json: bool = JSON,
 ) -> None:
     """One line per experiment: commit, status, dev sel@k and its change, holdout, cost."""
-    show_log(ledger or ledger_path(), run, status, as_json)
+    show_log(ledger_location(ledger), run, status, as_json)
 
 
 @app.command("report")
@@ -228,11 +234,11 @@ def log_command(
 def report_command(
     run: str | None = RUN_TAG,
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
-    ledger: Path | None = LEDGER,
+    ledger: str | None = LEDGER,
     as_json: bool = JSON,
 ) -> None:
     """The morning review: the run, baselines, best selector, keep rate, failures, spend."""
-    show_report(ledger or ledger_path(), run, html, as_json)
+    show_report(ledger_location(ledger), run, html, as_json)
 
 
 # -- winnow sample -------------------------------------------------------------------------------

@@ -154,15 +154,19 @@ def postgres_schemas(count: int = 1) -> Iterator[list[str]]:
 
 
 def winnow_cli(
-    args: list[str], env: Mapping[str, str], home: Path, absent: str | None = None
+    args: list[str],
+    env: Mapping[str, str],
+    home: Path,
+    absent: str | None = None,
+    suite_and_pool: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """The real ``winnow`` command in a new process, on the tiny suite and pool, with ``env``
-    added to the environment. ``absent``: a module made unimportable first, as if its extra
-    were not installed."""
+    """The real ``winnow`` command in a new process, on the tiny suite and pool (unless not
+    ``suite_and_pool``), with ``env`` added to the environment. ``absent``: a module made
+    unimportable first, as if its extra were not installed."""
     hide = f"import sys; sys.modules[{absent!r}] = None; " if absent else ""
+    data = ["--suite", str(TINY_SUITE), "--pool", str(TINY_POOL)] if suite_and_pool else []
     return subprocess.run(
-        [sys.executable, "-c", hide + "from agent.cli import main; main()", *args]
-        + ["--suite", str(TINY_SUITE), "--pool", str(TINY_POOL)],
+        [sys.executable, "-c", hide + "from agent.cli import main; main()", *args, *data],
         capture_output=True,
         text=True,
         env={**os.environ, "WINNOW_HOME": str(home), **env},

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from harness.results import ArmResult, ExperimentStatus
 from ledger.database import utc_now
-from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord
+from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord, Run
 from ledger.report.stats import curve_ks, paired_difference, pass_at_k
 from ledger.store import Ledger
 from ledger.views import ExperimentView, RunView, experiment_views, run_view
@@ -86,6 +86,21 @@ class Spend:
 
 
 @dataclass
+class RunLine:
+    """One run of the ledger, beside the others (several loops write one ledger)."""
+
+    tag: str
+    branch: str
+    status: str  # as shown: "running (stale)" when its writer is gone
+    host: str
+    started_at: str
+    experiments: int
+    kept: int
+    best: int | None  # its latest kept experiment
+    best_dev: float | None  # that experiment's dev sel@k
+
+
+@dataclass
 class Report:
     run: RunView
     pool: dict[str, Any] | None
@@ -100,6 +115,7 @@ class Report:
     failed_check_counts: dict[str, int]
     spend: Spend
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    runs: list[RunLine] = field(default_factory=list)  # every run of the ledger, oldest first
     generated_at: str = ""
 
     @property
@@ -157,8 +173,31 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
             failed_check_counts=dict(Counter(f.name for f in failed)),
             spend=_spend(session, run, experiments),
             curves=_curves(session, run.pool_id, experiments, best),
+            runs=_runs(session, ledger.shown),
             generated_at=utc_now(),
         )
+
+
+def _runs(session: Session, where: str) -> list[RunLine]:
+    lines = []
+    for tag in session.exec(select(Run.tag).order_by(col(Run.id))).all():
+        run = run_view(session, tag, where)
+        experiments = experiment_views(session, run.id, None)
+        best = _best(experiments)
+        lines.append(
+            RunLine(
+                run.tag,
+                run.branch,
+                run.shown_status,
+                run.host,
+                run.started_at,
+                len(experiments),
+                sum(e.status == ExperimentStatus.KEPT for e in experiments),
+                best.number if best else None,
+                best.sel_at_k("dev") if best else None,
+            )
+        )
+    return lines
 
 
 def _best(experiments: list[ExperimentView]) -> ExperimentView | None:
