@@ -110,7 +110,10 @@ def start_postgres() -> str:
     folder = Path(tempfile.mkdtemp(prefix="winnow-pg-"))
     as_user: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        owner = pwd.getpwnam("postgres")
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            missing("running as root, and there is no user 'postgres' to run PostgreSQL as")
         os.chown(folder, owner.pw_uid, owner.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     with socket.socket() as probe:
