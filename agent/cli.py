@@ -29,7 +29,7 @@ from harness.analysis.sweep import DEFAULT_KS, SweepSpec, parse_ks, parse_pools
 from harness.config import RunConfig, load_config, with_scorer_overrides
 from harness.errors import InputError
 from harness.execution.launch import SandboxError
-from harness.home import ledger_path
+from harness.home import ledger_location
 from harness.judge.evaluate import EvalSpec
 from harness.sampling import SamplingError
 from ledger.errors import LedgerError
@@ -202,6 +202,14 @@ def check_command(
     raise typer.Exit(check_exit(result))
 
 
+LEDGER = typer.Option(
+    None,
+    "--ledger",
+    help="the ledger: a file or a postgresql:// URL (default: $WINNOW_LEDGER, else "
+    "$WINNOW_HOME/ledger.sqlite)",
+)
+
+
 @app.command("run")
 @user_errors
 def run_command(
@@ -221,6 +229,7 @@ def run_command(
     sweep_ks: str | None = typer.Option(
         None, "--sweep-ks", help="when finished, sweep the best selector over these ks (1,4,16)"
     ),
+    ledger: str | None = LEDGER,
 ) -> None:
     """Run the research loop on branch winnow/<tag>.
 
@@ -235,15 +244,12 @@ def run_command(
         max_failures=max_failures,
         sweep_ks=parse_ks(sweep_ks, "--sweep-ks") if sweep_ks else (),
     )
-    summary = run_loop(spec, config, proposer, model, api_base, Path.cwd())
+    summary = run_loop(spec, config, proposer, model, api_base, Path.cwd(), ledger_location(ledger))
     raise typer.Exit(0 if summary.status in ("finished", "stopped") else 1)
 
 
 # -- winnow log / winnow report --------------------------------------------------------------------
 
-LEDGER = typer.Option(
-    None, "--ledger", help="the ledger file (default: $WINNOW_HOME/ledger.sqlite)"
-)
 RUN_TAG = typer.Option(None, "--run", help="the run's tag (default: the latest run)")
 
 
@@ -254,7 +260,7 @@ def log_command(
     status: str | None = typer.Option(
         None, "--status", help="only this status: kept, discarded, crashed, invalid, ... stale"
     ),
-    ledger: Path | None = LEDGER,
+    ledger: str | None = LEDGER,
     as_json: bool = JSON,
     as_tsv: bool = typer.Option(
         False, "--tsv", help="one tab-separated row per experiment, with a header (for pandas)"
@@ -263,7 +269,7 @@ def log_command(
     """One line per experiment of a run.
 
     Commit, status and why, dev sel@k and its change, holdout, cost."""
-    show_log(ledger or ledger_path(), run, status, as_json, as_tsv)
+    show_log(ledger_location(ledger), run, status, as_json, as_tsv)
 
 
 @app.command("report")
@@ -273,16 +279,16 @@ def report_command(
         [], "--run", help="the run's tag (default: the latest); repeated: the runs side by side"
     ),
     html: Path | None = typer.Option(None, "--html", help="also write a self-contained page"),
-    ledger: Path | None = LEDGER,
+    ledger: str | None = LEDGER,
     as_json: bool = JSON,
 ) -> None:
     """The morning review of a run.
 
     The verdict, progress, experiments, cost, where selection loses."""
     if len(run) > 1:
-        show_runs(ledger or ledger_path(), run, html, as_json)
+        show_runs(ledger_location(ledger), run, html, as_json)
     else:
-        show_report(ledger or ledger_path(), run[0] if run else None, html, as_json)
+        show_report(ledger_location(ledger), run[0] if run else None, html, as_json)
 
 
 # -- winnow sample -------------------------------------------------------------------------------

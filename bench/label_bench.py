@@ -54,7 +54,7 @@ def main() -> None:
     from harness.data.calls import harvest_inputs
     from harness.data.pools import import_pool
     from harness.data.suites import load_suite
-    from harness.execution.cache import ExecCache
+    from harness.execution.cache import open_cache
     from harness.execution.executor import Executor
     from harness.execution.launch import SandboxConfig
     from harness.execution.outputs import output_program, output_test
@@ -69,7 +69,7 @@ def main() -> None:
     print(f"workers: {args.workers}")
 
     with Sandbox(SandboxConfig(workers=args.workers)) as sandbox:
-        executor = Executor(sandbox, ExecCache(work / "home" / "cache" / "exec.sqlite"))
+        executor = Executor(sandbox, open_cache(work / "home" / "cache", "exec"))
         started = time.monotonic()
         outcomes = executor.label(programs)
         winnow_s = time.monotonic() - started

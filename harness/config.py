@@ -31,6 +31,8 @@ Every key of the run config has a default, so an empty file (or none) is a valid
     test_timeout = 0.1     # seconds per self-test (CodeT's value)
     setup_timeout = 1.0    # seconds for a candidate program to load before its self-tests
     select_timeout = 60.0  # seconds a selector's select() may take on one subset
+    backend = "local"      # local | ray: where the sandbox jobs run
+    # address = "auto"     # ray only: "auto" (a node of the cluster) or "ray://host:10001"
 
     [sandbox]
     level = "auto"     # auto | bwrap | process
@@ -76,8 +78,10 @@ from pydantic import (
 from harness.configload import load_model, read_toml
 from harness.configmodel import ConfigModel, NonEmptyStr, refuse
 from harness.errors import InputError
-from harness.execution.executor import ExecSettings
+from harness.execution.executor import ExecSettings, Runner
 from harness.execution.launch import SandboxConfig
+from harness.execution.raycluster import RayCluster
+from harness.execution.sandbox import Sandbox
 
 # -- the run config ------------------------------------------------------------------------------
 
@@ -132,9 +136,37 @@ class ExecConfig(ConfigModel):
     test_timeout: Seconds = 0.1
     setup_timeout: Seconds = 1.0
     select_timeout: Seconds = 60.0
+    # Where the sandbox jobs run: this machine's sandbox, or every node's of a Ray cluster
+    # (harness/execution/raycluster.py), at "auto" (this machine is a node of it) or
+    # "ray://host:port" (its Ray Client port).
+    backend: Literal["local", "ray"] = "local"
+    address: NonEmptyStr | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _ray_address(cls, given: str | None) -> str | None:
+        if given is not None and not re.fullmatch(r"auto|ray://\S+:\d+", given):
+            raise refuse("must be 'auto' or 'ray://host:port'")
+        return given
+
+    @model_validator(mode="after")
+    def _address_with_ray(self) -> ExecConfig:
+        if self.backend == "ray" and self.address is None:
+            raise refuse("is required with backend 'ray' ('auto' or 'ray://host:port')", "address")
+        if self.backend == "local" and self.address is not None:
+            raise refuse("is used only with backend 'ray'", "address")
+        return self
 
     def settings(self) -> ExecSettings:
         return ExecSettings(self.hidden_timeout, self.test_timeout, self.setup_timeout)
+
+    def runner(self, sandbox: Sandbox) -> Runner:
+        """Where this config's jobs run: ``sandbox`` (this machine's), or the Ray cluster at
+        ``address``, every node in its own sandbox at ``sandbox``'s settings."""
+        if self.backend == "local":
+            return sandbox
+        assert self.address is not None  # required with backend "ray" (_address_with_ray)
+        return RayCluster(self.address, sandbox.config)
 
 
 ScorerKind = Literal["judge", "reward_model"]

@@ -1,9 +1,10 @@
-"""The SQLite connection: WAL, foreign keys, a busy timeout, and one transaction per record.
+"""The ledger's connection: a SQLite file (the default) or a PostgreSQL database (a URL), with one
+transaction per record either way.
 
-Writers begin with ``BEGIN IMMEDIATE`` so that two processes queue on the write lock (and wait
-up to the busy timeout) instead of failing half-way through a transaction when a read lock
-cannot be upgraded. Readers open the file with ``mode=ro`` and ``query_only``: looking at the
-ledger can never change it. SQLite errors become a one-line :class:`LedgerError`.
+SQLite: WAL, foreign keys, a busy timeout. Writers begin with ``BEGIN IMMEDIATE`` so that two
+processes queue on the write lock (and wait up to the busy timeout) instead of failing half-way
+through a transaction when a read lock cannot be upgraded. Readers open the file with
+``mode=ro`` and ``query_only``: looking at the ledger can never change it.
 
 Read-only media (a ledger copied to a DVD, a read-only mount): a WAL reader needs to create the
 ``-shm`` index beside the file, which it cannot there. So a writer hands the file back in
@@ -11,12 +12,23 @@ rollback-journal mode when it closes (``sqlite3 -readonly`` then opens a copy an
 reader that finds the directory unwritable opens the file ``immutable`` when no write-ahead log
 lies beside it, or reads a private copy of the file and its log when one does (``immutable``
 would silently ignore the log's transactions).
+
+PostgreSQL (``postgresql://user@host:port/db``, for loops on several machines): the same rules
+by other means. A write transaction first takes one advisory lock (writers queue, as on
+SQLite, for at most the busy timeout: ``lock_timeout``), so a record is written whole before the
+next begins; a read transaction is ``REPEATABLE READ, READ ONLY`` (one snapshot, never a write),
+and a reader's session is ``default_transaction_read_only``. psycopg is the optional extra
+``winnow[postgres]``.
+
+Errors of either become a one-line :class:`LedgerError` naming the file or the URL (without its
+password).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -36,9 +48,67 @@ from ledger.errors import LedgerError
 
 BUSY_TIMEOUT_S = 30.0  # seconds a writer or reader waits for another process's lock
 READ_OPTION = "winnow_read"  # execution option: a read transaction (plain BEGIN, no write lock)
+WRITE_LOCK = 0x77696E6C6467  # PostgreSQL advisory lock every write transaction holds ("winldg")
+CONNECT_TIMEOUT_S = 10  # seconds to reach a PostgreSQL server
+SCHEMES = ("postgresql://", "postgres://")
+
+Where = Path | str  # a SQLite file, or a postgresql:// URL
 
 
-def connect(path: Path, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) -> Engine:
+def is_url(where: Where) -> bool:
+    """Whether ``where`` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(where, str) and where.startswith(SCHEMES)
+
+
+def shown(where: Where) -> str:
+    """``where`` as a message may print it: a URL without its password."""
+    return re.sub(r"^(\w+://[^:/@]*):[^@/]*@", r"\1:***@", str(where))
+
+
+def connect(where: Where, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) -> Engine:
+    """An engine on the SQLite file or PostgreSQL URL ``where``."""
+    if is_url(where):
+        return connect_postgres(str(where), readonly, busy_timeout)
+    return connect_sqlite(Path(where), readonly, busy_timeout)
+
+
+def connect_postgres(url: str, readonly: bool, busy_timeout: float) -> Engine:
+    """An engine on a PostgreSQL database, through psycopg (3)."""
+    try:
+        # Imported here: psycopg is the optional extra winnow[postgres].
+        import psycopg  # noqa: F401
+    except ModuleNotFoundError:
+        raise LedgerError(
+            f"{shown(url)}: a PostgreSQL ledger needs psycopg: pip install 'winnow[postgres]'"
+        ) from None
+    engine = create_engine(
+        "postgresql+psycopg://" + url.split("://", 1)[1],
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        poolclass=NullPool,
+    )
+    milliseconds = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _settings(dbapi_connection: Any, _record: Any) -> None:
+        # Set here, not in the URL's options, which may already carry the caller's settings
+        # (a search_path).
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+            if readonly:
+                cursor.execute("SET default_transaction_read_only = on")
+        dbapi_connection.commit()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        if readonly or connection.get_execution_options().get(READ_OPTION, False):
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        else:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+    return engine
+
+
+def connect_sqlite(path: Path, readonly: bool, busy_timeout: float = BUSY_TIMEOUT_S) -> Engine:
     """An engine on ``path`` with the ledger's pragmas set on every connection."""
     # mode=ro: a reader cannot write even by mistake (it may still create the -shm file).
     url = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true" if readonly else f"sqlite:///{path}"
@@ -91,15 +161,16 @@ def enable_wal(engine: Engine, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
 
 
 @contextlib.contextmanager
-def translated(path: Path, busy_timeout: float) -> Iterator[None]:
-    """Turn SQLite failures into one-line LedgerErrors that name the file."""
+def translated(where: Where, busy_timeout: float) -> Iterator[None]:
+    """Turn database failures into one-line LedgerErrors that name the file or URL."""
+    path = shown(where)
     try:
         yield
     except IntegrityError as exc:
         raise LedgerError(f"{path}: refused by the ledger: {_first_line(exc)}") from exc
     except (DBAPIError, sqlite3.Error) as exc:
         message = _first_line(exc)
-        if "locked" in message or "busy" in message:
+        if "locked" in message or "busy" in message or "lock timeout" in message:
             raise LedgerError(
                 f"{path}: the ledger is locked by another process (waited {busy_timeout:g} s)"
             ) from exc
@@ -116,7 +187,7 @@ def for_reading(engine: Engine) -> Engine:
 
 
 @contextlib.contextmanager
-def transaction(engine: Engine, path: Path, busy_timeout: float) -> Iterator[Session]:
+def transaction(engine: Engine, path: Where, busy_timeout: float) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back entirely if it raises."""
     with (
         translated(path, busy_timeout),

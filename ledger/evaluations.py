@@ -63,7 +63,10 @@ def insert_evaluation(
         key | {"position": position} | CHECK_COLUMNS.row(check)
         for position, check in enumerate(result.checks)
     ]
-    picks = [key | PICK_COLUMNS.row(pick) for pick in result.picks]
+    picks = [
+        key | {"position": position} | PICK_COLUMNS.row(pick)
+        for position, pick in enumerate(result.picks)
+    ]
     for table, rows in ((ARM_SCORES, arms), (CHECKS, checks), (PROBLEM_RESULTS, picks)):
         if rows:
             session.execute(insert(table), rows)

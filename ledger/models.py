@@ -178,6 +178,7 @@ PROBLEM_RESULTS = Table(
     "problem_results",
     SQLModel.metadata,
     Column("evaluation_id", Integer, ForeignKey("evaluations.id"), nullable=False),
+    Column("position", Integer, nullable=False),  # the harness's problem order
     *PICK_COLUMNS.columns(),
     PrimaryKeyConstraint("evaluation_id", "arm", "task_id"),
 )

@@ -27,10 +27,13 @@ from sqlmodel import Session, col, select
 from harness.results import EvalResult, ExperimentStatus, ModelCall, RunStatus
 from ledger.database import (
     BUSY_TIMEOUT_S,
+    Where,
     connect,
     enable_wal,
     for_reading,
     hand_back,
+    is_url,
+    shown,
     transaction,
     translated,
     utc_now,
@@ -53,10 +56,12 @@ S = TypeVar("S", RunStatus, ExperimentStatus)
 
 
 class Ledger:
-    """A SQLite ledger file. Open it with :meth:`Ledger.open`; use it as a context manager."""
+    """A ledger: a SQLite file, or a PostgreSQL database that several machines' loops share.
+    Open it with :meth:`Ledger.open`; use it as a context manager."""
 
-    def __init__(self, path: Path, engine: Engine, readonly: bool, busy_timeout: float):
+    def __init__(self, path: Where, engine: Engine, readonly: bool, busy_timeout: float):
         self.path = path
+        self.shown = shown(path)  # for messages: a URL without its password
         self.readonly = readonly
         self.busy_timeout = busy_timeout
         self._engine = engine
@@ -66,43 +71,47 @@ class Ledger:
     @classmethod
     def open(
         cls,
-        path: Path,
+        path: Where,
         *,
         create: bool = True,
         readonly: bool = False,
         busy_timeout: float = BUSY_TIMEOUT_S,
     ) -> Ledger:
-        """Open (and, for a writer, create and migrate) the ledger at ``path``.
+        """Open (and, for a writer, create and migrate) the ledger at ``path``: a SQLite file,
+        or a ``postgresql://`` URL (the database must exist; the tables are created in it).
 
         Raises LedgerError for a missing file (unless ``create`` and not ``readonly``), a file
-        that is not a ledger, a schema newer than this code (or older, for a reader, which
-        must not migrate), and a lock held past ``busy_timeout`` seconds.
+        or database that is not a ledger, a schema newer than this code (or older, for a
+        reader, which must not migrate), and a lock held past ``busy_timeout`` seconds.
         """
-        path = Path(path)
-        if not path.exists() and (readonly or not create):
-            raise LedgerError(f"{path}: no ledger here (start one with `winnow run`)")
-        if path.is_dir():
-            raise LedgerError(f"{path}: is a directory, not a ledger file")
-        if not readonly:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not is_url(path):
+            path = Path(path)
+            if not path.exists() and (readonly or not create):
+                raise LedgerError(f"{path}: no ledger here (start one with `winnow run`)")
+            if path.is_dir():
+                raise LedgerError(f"{path}: is a directory, not a ledger file")
+            if not readonly:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        where = shown(path)
         engine = connect(path, readonly, busy_timeout)
         try:
             with translated(path, busy_timeout):
                 # Look before touching: a foreign or newer file is refused unchanged.
                 with for_reading(engine).begin() as connection:
-                    version = check_version(applied_version(connection), str(path), MIGRATIONS)
+                    version = check_version(applied_version(connection), where, MIGRATIONS)
                 if readonly and version == 0:
-                    raise LedgerError(f"{path}: an empty file, not yet a ledger")
+                    raise LedgerError(f"{where}: empty, not yet a ledger")
                 if readonly and version < MIGRATIONS[-1].number:
                     raise LedgerError(
-                        f"{path}: ledger schema version {version} is older than this "
+                        f"{where}: ledger schema version {version} is older than this "
                         f"Winnow's ({MIGRATIONS[-1].number}); the next `winnow run` on it "
                         "upgrades it (readers never write)"
                     )
                 if not readonly:
-                    enable_wal(engine, busy_timeout)
+                    if not is_url(path):
+                        enable_wal(engine, busy_timeout)
                     if version < MIGRATIONS[-1].number:
-                        migrate(engine, str(path))
+                        migrate(engine, where)
         except BaseException:
             engine.dispose()
             raise
@@ -123,7 +132,7 @@ class Ledger:
     def write(self) -> Iterator[Session]:
         """One write transaction (all or nothing)."""
         if self.readonly:
-            raise LedgerError(f"{self.path}: opened read-only; cannot record")
+            raise LedgerError(f"{self.shown}: opened read-only; cannot record")
         with transaction(self._engine, self.path, self.busy_timeout) as session:
             yield session
 
@@ -148,7 +157,7 @@ class Ledger:
         """Record a new run (tags are unique) owned by this process; return its id."""
         with self.write() as session:
             if session.exec(select(Run.id).where(Run.tag == tag)).first() is not None:
-                raise LedgerError(f"run tag {tag!r} already exists in {self.path}")
+                raise LedgerError(f"run tag {tag!r} already exists in {self.shown}")
             run = Run(
                 tag=tag,
                 branch=branch,
@@ -170,20 +179,20 @@ class Ledger:
     def get_run(self, tag: str | None = None) -> RunView:
         """The run with this tag, or the latest run when ``tag`` is None."""
         with self.read() as session:
-            return run_view(session, tag, self.path)
+            return run_view(session, tag, self.shown)
 
     def find_run(self, tag: str) -> RunView | None:
         """The run with this tag, or None when the ledger has none."""
         with self.read() as session:
             if session.exec(select(Run.id).where(Run.tag == tag)).first() is None:
                 return None
-            return run_view(session, tag, self.path)
+            return run_view(session, tag, self.shown)
 
     def runs(self) -> list[RunView]:
         """Every run, oldest first."""
         with self.read() as session:
             ids = session.exec(select(Run.tag).order_by(col(Run.id))).all()
-            return [run_view(session, tag, self.path) for tag in ids]
+            return [run_view(session, tag, self.shown) for tag in ids]
 
     def finish_run(self, run_id: int, status: str, reason: str) -> None:
         """Close a run: ``finished``, ``stopped`` or ``failed``, with the reason."""

@@ -293,7 +293,7 @@ def _view(cls: type[V], row: SQLModel, **computed: Any) -> V:
     return cls(**row.model_dump(include=names), **computed)
 
 
-def run_view(session: Session, tag: str | None, where: Path) -> RunView:
+def run_view(session: Session, tag: str | None, where: Path | str) -> RunView:
     """The run with ``tag``, or the latest one when ``tag`` is None."""
     query = select(Run)
     query = query.where(Run.tag == tag) if tag is not None else query.order_by(col(Run.id).desc())
@@ -330,7 +330,9 @@ def experiment_views(
     eval_ids = [e.id for e in evaluations]
     arms: dict[int, dict[str, ArmResult]] = {}
     scores = sqlalchemy.select(ARM_SCORES).where(ARM_SCORES.c.evaluation_id.in_(eval_ids))
-    for row in session.execute(scores).mappings():
+    # By name, said explicitly: each database has an order of its own otherwise.
+    by_name = scores.order_by(ARM_SCORES.c.evaluation_id, ARM_SCORES.c.arm)
+    for row in session.execute(by_name).mappings():
         arms.setdefault(row["evaluation_id"], {})[row["arm"]] = ARM_COLUMNS.read(row)
     checks: dict[int, list[CheckResult]] = {}
     query_checks = sqlalchemy.select(CHECKS).where(CHECKS.c.evaluation_id.in_(eval_ids))

@@ -84,7 +84,7 @@ def values(result: dict[str, Any], arm: str = "selector") -> np.ndarray:
     return np.array([v for _, v in picks])
 
 
-def record_run(path: Path, tag: str = "overnight", simulated: bool = False) -> Ledger:
+def record_run(path: Path | str, tag: str = "overnight", simulated: bool = False) -> Ledger:
     """A run as the loop would leave it: kept, discarded, invalid, crashed and stale rows."""
     results = evaluations()
     first = results[("codet", "dev")]
@@ -263,11 +263,13 @@ def proposer_call(
     )
 
 
-def start_dead_writer(path: Path, run_id: int, number: int) -> None:
-    """Start an experiment from another process that then exits: a stale 'running' row."""
+def start_dead_writer(path: Path | str, run_id: int, number: int) -> None:
+    """Start an experiment from another process that then exits: a stale 'running' row.
+    ``path``: the ledger's file or PostgreSQL URL."""
     code = (
         "import sys; from pathlib import Path; from ledger.store import Ledger\n"
-        "with Ledger.open(Path(sys.argv[1])) as l:\n"
+        "where = sys.argv[1] if '://' in sys.argv[1] else Path(sys.argv[1])\n"
+        "with Ledger.open(where) as l:\n"
         "    l.start_experiment(int(sys.argv[2]), int(sys.argv[3]), 'parent', "
         "'a writer that died', '+pass\\n', 'llm')\n"
     )

@@ -155,10 +155,10 @@ def test_a_wrong_type_or_value_names_the_key(
     assert "\n" not in str(caught.value)
 
 
-def test_a_bad_command_line_override_of_the_proposer_is_named() -> None:
+def test_a_bad_command_line_override_of_the_proposer_is_named(tmp_path: Path) -> None:
     spec = RunSpec(tag="t", suite="s", pool=None)
     with pytest.raises(InputError, match="key 'proposer.kind' must be one of"):
-        run_loop(spec, None, "gpt", None, None, Path.cwd())
+        run_loop(spec, None, "gpt", None, None, Path.cwd(), tmp_path / "ledger.sqlite")
 
 
 def test_what_is_not_set_is_none(tmp_path: Path) -> None:

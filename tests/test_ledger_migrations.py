@@ -43,7 +43,7 @@ def test_the_migrated_schema_is_the_one_the_models_describe(tmp_path: Path) -> N
 LEDGER_OWN = {
     "arm_scores": {"evaluation_id", "arm"},
     "checks": {"id", "evaluation_id", "position"},
-    "problem_results": {"evaluation_id"},
+    "problem_results": {"evaluation_id", "position"},
     "evaluations": {
         "id", "experiment_id", "arm", "warnings_json", "calibration_json", "budget_json",
         "raw_json", "recorded_at",
@@ -223,3 +223,20 @@ def test_arm_rows_written_before_the_gap_interval_read_back_without_one(tmp_path
         row = db.execute("SELECT * FROM arm_scores").fetchone()
     arm = models.ARM_COLUMNS.read(dict(row))
     assert arm.gap_closed == 0.3 and arm.gap_ci_low is None and arm.gap_ci_high is None
+
+
+def test_problem_results_recorded_before_their_position_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    engine = connect(path, readonly=False)
+    assert migrate(engine, str(path), MIGRATIONS[:5]) == [1, 2, 3, 4, 5]
+    engine.dispose()
+    with sqlite3.connect(path) as db:  # version 5: the order was only the rowid's
+        db.execute("PRAGMA foreign_keys = OFF")
+        for task in ("b", "a", "c"):
+            db.execute(
+                "INSERT INTO problem_results VALUES (1, 'selector', ?, 1.0, 0, 1, 1)", (task,)
+            )
+    Ledger.open(path).close()
+    with sqlite3.connect(path) as db:
+        found = db.execute("SELECT task_id FROM problem_results ORDER BY position").fetchall()
+    assert found == [("b",), ("a",), ("c",)]

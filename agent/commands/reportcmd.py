@@ -30,7 +30,7 @@ STALE = "stale"  # --status stale: running rows whose writer is gone
 
 
 def show_log(
-    path: Path, tag: str | None, status: str | None, as_json: bool, as_tsv: bool = False
+    path: Path | str, tag: str | None, status: str | None, as_json: bool, as_tsv: bool = False
 ) -> None:
     """One line per experiment of a run (the latest run unless ``tag``); ``as_tsv``: the flat
     table a notebook reads (``ledger/report/export.py``)."""
@@ -102,7 +102,7 @@ def log_line(e: ExperimentView) -> str:
     )
 
 
-def show_report(path: Path, tag: str | None, html: Path | None, as_json: bool) -> None:
+def show_report(path: Path | str, tag: str | None, html: Path | None, as_json: bool) -> None:
     """The morning review in the terminal (or JSON), and optionally as an HTML page."""
     with Ledger.open(path, readonly=True) as ledger:
         report = build_report(ledger, tag)
@@ -117,7 +117,7 @@ def show_report(path: Path, tag: str | None, html: Path | None, as_json: bool) -
         console.print(f"wrote {html}")
 
 
-def show_runs(path: Path, tags: list[str], html: Path | None, as_json: bool) -> None:
+def show_runs(path: Path | str, tags: list[str], html: Path | None, as_json: bool) -> None:
     """Runs side by side (``ledger/report/runs.py``) in the terminal (or JSON), and as a page."""
     if len(set(tags)) != len(tags):
         raise LedgerError(f"--run names a run twice: {', '.join(tags)}")
@@ -216,6 +216,27 @@ def render_report(r: Report, console: Console) -> None:
     console.print(_baselines_table(r))
     console.print(_failures_table(r))
     console.print(_spend_table(r))
+    if len(r.runs) > 1:
+        console.print(_runs_table(r))
+
+
+def _runs_table(r: Report) -> Table:
+    """Every run of the ledger side by side (loops on several machines write one ledger)."""
+    table = Table(title="runs in this ledger", title_justify="left", header_style="bold")
+    for name in ("run", "status", "host", "started", "experiments", "kept", "best", "dev sel@k"):
+        table.add_column(name, justify="right" if name in ("experiments", "kept") else "left")
+    for line in r.runs:
+        table.add_row(
+            f"[bold]{line.tag}[/]" if line.tag == r.run.tag else line.tag,
+            line.status,
+            line.host,
+            line.started_at[:19],
+            str(line.experiments),
+            str(line.kept),
+            "—" if line.best is None else f"#{line.best}",
+            _num(line.best_dev),
+        )
+    return table
 
 
 def _verdict_table(r: Report) -> Table:

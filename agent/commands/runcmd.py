@@ -14,7 +14,7 @@ from agent.run import RunSpec, RunSummary
 from agent.search_proposer import SearchProposer
 from agent.settings import ProposerConfig, load_settings
 from harness.configload import load_model
-from harness.home import ledger_path, winnow_home
+from harness.home import winnow_home
 from ledger.store import Ledger
 
 
@@ -38,6 +38,7 @@ def run_loop(
     model: str | None,
     api_base: str | None,
     cwd: Path,
+    ledger_at: Path | str,
 ) -> RunSummary:
     run_config, proposer_config = load_settings(config_path)
     overrides = {"kind": proposer, "model": model, "api_base": api_base}
@@ -47,7 +48,7 @@ def run_loop(
     )
     home = winnow_home()
     console = make_console(stderr=True)
-    ledger = Ledger.open(ledger_path())
+    ledger = Ledger.open(ledger_at)
     try:
         with run_status(console) as status:
             loop = Loop(

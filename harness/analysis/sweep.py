@@ -214,7 +214,7 @@ def run_sweep(spec: SweepSpec, config: RunConfig, progress: Progress | None = No
             )
             pools.append(swept)
             curves[swept.name] = curve
-        sandbox = session.sandbox.level
+        sandbox = session.executor.level
     crossings = find_crossings(curves, config.eval.seed)
     invalid = [p for p in pools if p.selector is not None and not p.selector.valid]
     reason = "; ".join(f"pool {p.name}: {p.selector.reason}" for p in invalid if p.selector)

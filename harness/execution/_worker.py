@@ -1,6 +1,6 @@
 """The worker that runs untrusted code, one forked child per job. Standard library only.
 
-Started by ``harness.execution.sandbox`` as ``python -I -S _worker.py`` inside bubblewrap (as
+Started by ``harness.execution.sandbox`` as ``python -s -P -S _worker.py`` inside bubblewrap (as
 PID 1 of its own PID namespace) or as a plain process. It speaks length-prefixed JSON on the two
 file descriptors it was started with (stdin, stdout), which it moves out of the way so that no
 child inherits them. See ``harness/execution/sandbox.py`` for what is and is not covered.

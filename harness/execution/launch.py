@@ -24,6 +24,12 @@ from harness.configmodel import ConfigModel, Strings
 
 STDLIB = os.path.dirname(os.path.realpath(os.__file__))  # the interpreter's standard library
 MAX_REPLY_BYTES = 64 << 20  # a worker reply larger than this is treated as a dead worker
+# The worker's interpreter flags: no user site-packages (-s), no script directory on sys.path
+# (-P), no site module (-S). Not -I: it implies -E, which ignores PYTHONHASHSEED, and then each
+# worker process hashes strings with a seed of its own, so a candidate that depends on set or
+# dict order (zip(set(a), set(b))) gave different outcomes in different slots, runs and nodes.
+# The environment is scrubbed (both levels), so -E would guard nothing else.
+PYTHON_FLAGS = ("-s", "-P", "-S")
 
 
 class SandboxError(RuntimeError):
@@ -31,6 +37,8 @@ class SandboxError(RuntimeError):
 
 
 SandboxLevel = Literal["auto", "bwrap", "process"]  # auto: bwrap, else process (and say why)
+RunLevel = Literal["bwrap", "process"]  # the level a sandbox actually runs at
+RUN_LEVELS: tuple[RunLevel, ...] = ("bwrap", "process")  # strongest first
 Size = Annotated[int, Field(ge=1)]
 
 
@@ -105,7 +113,7 @@ def bwrap_command(
     cmd += ["--perms", "0755", "--dir", "/opt"]  # bwrap would create it 0700
     for source, target in binds:
         cmd += ["--ro-bind", source, target]
-    cmd += ["--chdir", "/tmp", python, "-I", "-S", script]
+    cmd += ["--chdir", "/tmp", python, *PYTHON_FLAGS, script]
     return cmd
 
 
@@ -154,7 +162,7 @@ def rlimits(config: SandboxConfig) -> dict[str, int]:
 def launch(
     config: SandboxConfig, level: str, slot: int, binds: Sequence[tuple[str, str]]
 ) -> tuple[subprocess.Popen[bytes], tempfile.TemporaryDirectory[str] | None, dict]:
-    """Start ``python -I -S /opt/winnow/main.py`` at ``level``; returns the process, its private
+    """Start ``python -s -P -S /opt/winnow/main.py`` at ``level``; returns the process, its private
     temp directory (process level) and the settings the started script must apply to itself.
 
     ``binds`` map host paths to paths under ``/opt/winnow``; at the process level the script
@@ -172,7 +180,7 @@ def launch(
         tmp = tempfile.TemporaryDirectory(prefix="winnow-sandbox-")
         os.chmod(tmp.name, 0o711)
         main = next(src for src, dst in binds if dst == "/opt/winnow/main.py")
-        cmd = [os.path.realpath(sys.executable), "-I", "-S", main]
+        cmd = [os.path.realpath(sys.executable), *PYTHON_FLAGS, main]
         # Another uid cannot load the stdlib's C modules when the interpreter lives under a
         # private directory (e.g. /root/.pyenv): then the child keeps the caller's uid.
         child_uid = uid if world_readable(STDLIB) else None

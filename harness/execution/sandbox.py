@@ -99,6 +99,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.execution.launch import (
+    RunLevel,
     SandboxConfig,
     SandboxError,
     launch,
@@ -138,16 +139,17 @@ class Outcome:
 class JobResult:
     setup: Outcome
     tests: list[Outcome]
+    level: RunLevel  # the level the job ran at
     output: str = ""
     forks: int = 0
     seconds: float = 0.0
     worker_lost: bool = False
 
 
-def lost_result(job: Job, reason: str) -> JobResult:
+def lost_result(job: Job, reason: str, level: RunLevel) -> JobResult:
     """What a job counts as when its worker died or stopped answering: nothing passed."""
     outcome = Outcome("error", reason)
-    return JobResult(outcome, [outcome] * len(job.tests), worker_lost=True)
+    return JobResult(outcome, [outcome] * len(job.tests), level, worker_lost=True)
 
 
 def bwrap_available() -> bool:
@@ -157,7 +159,7 @@ def bwrap_available() -> bool:
 class WorkerSlot:
     """One long-lived worker (in its own bwrap sandbox, or a plain process)."""
 
-    def __init__(self, index: int, config: SandboxConfig, level: str):
+    def __init__(self, index: int, config: SandboxConfig, level: RunLevel):
         self.index = index
         self.config = config
         self.level = level
@@ -212,10 +214,10 @@ class WorkerSlot:
             raise SandboxError(
                 f"the {self.level} sandbox could not confine a program: {reply['fault']}"
             )
-        result = parse_reply(reply, job)
+        result = parse_reply(reply, job, self.level)
         if result is None:
             self._start()
-            return lost_result(job, "the worker died or stopped answering")
+            return lost_result(job, "the worker died or stopped answering", self.level)
         return result
 
     def _kill(self) -> None:
@@ -235,17 +237,32 @@ class WorkerSlot:
             self.tmp = None
 
 
-def parse_reply(reply: dict | None, job: Job) -> JobResult | None:
+def storable(text: str) -> str:
+    """``text`` as every cache can store it: a NUL (which PostgreSQL's text refuses) or a lone
+    surrogate (which is not UTF-8 at all) written as a backslash escape. A program's exception
+    message may hold either."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def reported(row: object) -> Outcome:
+    """One outcome a worker reported, as [status, detail]."""
+    assert isinstance(row, list) and len(row) == 2
+    status, detail = row
+    assert status in ("passed", "failed", "timeout", "error") and isinstance(detail, str)
+    return Outcome(status, storable(detail))
+
+
+def parse_reply(reply: dict | None, job: Job, level: RunLevel) -> JobResult | None:
     """A worker's reply checked for shape; None when it is not a valid answer to ``job``."""
     try:
         assert reply is not None
-        setup = Outcome(*reply["setup"])
-        tests = [Outcome(*r) for r in reply["results"]]
+        setup = reported(reply["setup"])
+        tests = [reported(r) for r in reply["results"]]
         assert len(tests) == len(job.tests)
-        assert all(o.status in ("passed", "failed", "timeout", "error") for o in [setup, *tests])
         return JobResult(
             setup=setup,
             tests=tests,
+            level=level,
             output=str(reply.get("output", "")),
             forks=int(reply.get("forks", 0)),
             seconds=float(reply.get("seconds", 0.0)),
@@ -259,7 +276,7 @@ class Sandbox:
     """A set of worker slots that run jobs in parallel. Use as a context manager."""
 
     config: SandboxConfig = field(default_factory=SandboxConfig)
-    level: str = ""
+    level: RunLevel = field(init=False, default="process")
     fallback_reason: str = ""
     slots: list[WorkerSlot] = field(default_factory=list)
 
@@ -312,6 +329,11 @@ class Sandbox:
         if errors:
             raise errors[0]
         return [r for r in results if r is not None]
+
+    @property
+    def levels(self) -> tuple[RunLevel, ...]:
+        """The levels its results come back at: its own (see ``executor.Runner``)."""
+        return (self.level,)
 
     @property
     def restarts(self) -> int:

@@ -162,7 +162,7 @@ def assemble(
         arms=arms,
         executions=session.executor.executions,
         cache_hits=session.executor.cache_hits,
-        sandbox=session.sandbox.level,
+        sandbox=session.executor.level,
         elapsed_s=time.monotonic() - started,
         harness=info,
         valid=not failures,
@@ -197,12 +197,13 @@ def pool_warnings(design: Design, session: Session) -> list[str]:
         )
     if judged.pool.simulated:
         warnings.append("SIMULATED pool: candidates were made by mutating references")
-    if session.sandbox.fallback_reason:
-        warnings.append(f"sandbox level 'process': {session.sandbox.fallback_reason}")
-    if session.sandbox.shared_scratch:
+    runner = session.runner
+    if runner.fallback_reason:
+        warnings.append(f"sandbox level 'process': {runner.fallback_reason}")
+    if runner.shared_scratch:
         warnings.append(
-            f"jobs share /tmp: {session.sandbox.shared_scratch}; a program may find files an "
-            "earlier one left there"
+            f"jobs share /tmp: {runner.shared_scratch}; a program may find files an earlier one "
+            "left there"
         )
     return warnings
 

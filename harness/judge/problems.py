@@ -118,6 +118,7 @@ class JudgedPool:
     split: str
     problems: tuple[ProblemData, ...]
     problems_in_suite: int  # problems of the split in the suite (the pool may cover fewer)
+    runs: Runs  # what execution said, pair by pair: two executors must give equal runs
 
     def with_rewards(self, rewards: list[ProblemRewards] | None) -> JudgedPool:
         """The same pool with the scorer's results (one per problem, in order), or none."""
@@ -251,6 +252,7 @@ def judge_pool(
         split=split,
         problems=tuple(problems),
         problems_in_suite=len(suite.select(split)),  # type: ignore[arg-type]
+        runs=runs,
     )
 
 

@@ -22,7 +22,7 @@ from harness.config import RunConfig
 from harness.data.pools import Pool, import_pool, load_pool
 from harness.data.suites import Suite, load_suite
 from harness.errors import InputError
-from harness.execution.cache import EXEC_VERSION, ExecCache
+from harness.execution.cache import EXEC_VERSION, open_cache
 from harness.execution.executor import Executor
 from harness.execution.sandbox import Sandbox
 from harness.home import cache_dir
@@ -61,9 +61,20 @@ class Session:
     def __init__(self, config: RunConfig, cache: Path | None = None):
         self.config = config
         self.cache_path = cache or cache_dir()
-        self.sandbox = Sandbox(config.sandbox)
-        self.cache = ExecCache(self.cache_path / "exec.sqlite")
-        self.executor = Executor(self.sandbox, self.cache, config.exec.settings())
+        self.cache = open_cache(self.cache_path, "exec")
+        try:
+            # This machine's sandbox: the selector runs at its level, and so do the jobs unless
+            # [exec] sends them to a Ray cluster.
+            self.sandbox = Sandbox(config.sandbox)
+            try:
+                self.runner = config.exec.runner(self.sandbox)
+            except BaseException:
+                self.sandbox.close()
+                raise
+        except BaseException:
+            self.cache.close()
+            raise
+        self.executor = Executor(self.runner, self.cache, config.exec.settings())
         self.scorer = Scorer(config.scorer, self.cache_path) if config.scorer else None
         self._suites: dict[str, Suite] = {}
         self._pools: dict[str, Pool] = {}  # by cache id: content-addressed, never stale
@@ -151,7 +162,7 @@ class Session:
             self.config.budget.inputs_per_problem,
             [settings.hidden_timeout, settings.test_timeout, settings.setup_timeout],
             self.config.sandbox.memory_mb,
-            self.sandbox.level,
+            self.executor.level,
         ]
         key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
         return self.cache_path / "judged" / f"{key}.json.gz"
@@ -198,6 +209,7 @@ class Session:
         return dict(self._baselines[id(design)][1])
 
     def close(self) -> None:
+        self.runner.close()
         self.sandbox.close()
         self.cache.close()
         if self.scorer is not None:

@@ -8,15 +8,16 @@ anywhere: no scorer configured, a scorer still failing after its retries, or an 
 a usable score makes the signal unavailable for that problem (``SignalUnavailable`` in the
 probe, a failed ``reward_signal`` check in the evaluation), and never a default score.
 
-Scores are cached in SQLite (``WINNOW_HOME/cache/rewards.sqlite``, through ``ExecCache``) keyed
-by the problem, the program and a hash of everything in the scorer config that can change a
-score (kind, model, api_base, endpoint, method, label, templates' text...), not the limits
-(concurrency, retries, timeout) nor the key. Failures are not cached. Requests go out in
-batches (several candidates of one problem per request where the endpoint takes a list), at
-most ``concurrency`` at once, each retried ``retries`` times with exponential backoff on 429,
-5xx and transport errors. After ``DOWN_AFTER`` requests in a row still fail after their
-retries, the scorer is taken to be down and the remaining candidates fail at once, saying so,
-rather than each waiting out its own retries. Every request is kept as a :class:`ModelCall`.
+Scores are cached (``WINNOW_HOME/cache/rewards.sqlite``, or the shared database of
+``WINNOW_EXEC_CACHE``: ``open_cache`` in ``harness/execution/cache.py``) keyed by the problem,
+the program and a hash of everything in the scorer config that can change a score (kind, model,
+api_base, endpoint, method, label, templates' text...), not the limits (concurrency, retries,
+timeout) nor the key. Failures are not cached. Requests go out in batches (several candidates
+of one problem per request where the endpoint takes a list), at most ``concurrency`` at once,
+each retried ``retries`` times with exponential backoff on 429, 5xx and transport errors. After
+``DOWN_AFTER`` requests in a row still fail after their retries, the scorer is taken to be down
+and the remaining candidates fail at once, saying so, rather than each waiting out its own
+retries. Every request is kept as a :class:`ModelCall`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import tenacity
 
 from harness.api import Candidate, Problem
 from harness.config import ScorerConfig
-from harness.execution.cache import ExecCache, pair_key, text_hash
+from harness.execution.cache import open_cache, pair_key, text_hash
 from harness.results import ModelCall, ScorerSummary
 from harness.reward.clients import (
     Measured,
@@ -92,7 +93,7 @@ class Scorer:
     def __post_init__(self) -> None:
         self.client = make_client(self.config)
         self.key = config_key(self.config)
-        self.cache = ExecCache(self.cache_path / "rewards.sqlite")
+        self.cache = open_cache(self.cache_path, "rewards")
         self.lock = threading.Lock()
         self.failing = 0  # requests in a row that still failed after their retries
 

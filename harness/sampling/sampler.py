@@ -22,7 +22,7 @@ from typing import Any
 from harness.data.pools import Pool, Sample, load_pool, pool_id, save_pool
 from harness.data.suites import Suite, Task
 from harness.errors import InputError
-from harness.execution.cache import ExecCache
+from harness.execution.cache import open_cache
 from harness.execution.executor import Executor
 from harness.execution.sandbox import Sandbox
 from harness.results import ModelCall
@@ -169,7 +169,7 @@ def _simulate(
 
     own = sandbox is None
     box = sandbox if sandbox is not None else Sandbox()
-    exec_cache = ExecCache(cache / "exec.sqlite")
+    exec_cache = open_cache(cache, "exec")
     try:
         libraries, skipped = simulated.build_libraries(
             tasks, Executor(box, exec_cache, simulated.LIBRARY_EXEC), progress

@@ -1,13 +1,12 @@
 """Reading ``problem_results``: which candidate each arm picked on each problem of an evaluation.
 
-Rows come back in the order they were recorded, which is the harness's problem order: the order
-its bootstrap resamples index, so an interval computed on them here is the evaluation's own.
+Rows come back in the harness's problem order (their recorded ``position``): the order its
+bootstrap resamples index, so an interval computed on them here is the evaluation's own.
 """
 
 from __future__ import annotations
 
 import sqlalchemy
-from sqlalchemy import literal_column
 from sqlmodel import Session
 
 from harness.results import ProblemPick
@@ -21,7 +20,7 @@ def picks_of(session: Session, evaluation_id: int) -> Picks:
     query = (
         sqlalchemy.select(PROBLEM_RESULTS)
         .where(PROBLEM_RESULTS.c.evaluation_id == evaluation_id)
-        .order_by(literal_column("rowid"))
+        .order_by(PROBLEM_RESULTS.c.position)
     )
     found: Picks = {}
     for row in session.execute(query).mappings():

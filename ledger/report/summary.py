@@ -22,11 +22,12 @@ from typing import Any
 
 import sqlalchemy
 from pydantic_core import to_jsonable_python
+from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from harness.results import ArmResult, ExperimentStatus
 from ledger.database import utc_now
-from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord
+from ledger.models import PROBLEM_RESULTS, LlmCall, PoolProblem, PoolRecord, Run
 from ledger.report.losses import SplitLosses, build_losses
 from ledger.report.picks import picks_of, values_of
 from ledger.report.stats import curve_ks, paired_difference, pass_at_k
@@ -89,6 +90,21 @@ class Spend:
 
 
 @dataclass
+class RunLine:
+    """One run of the ledger, beside the others (several loops write one ledger)."""
+
+    tag: str
+    branch: str
+    status: str  # as shown: "running (stale)" when its writer is gone
+    host: str
+    started_at: str
+    experiments: int
+    kept: int
+    best: int | None  # its latest kept experiment
+    best_dev: float | None  # that experiment's dev sel@k
+
+
+@dataclass
 class Report:
     run: RunView
     pool: dict[str, Any] | None
@@ -107,6 +123,7 @@ class Report:
     confirmed: int = 0  # kept changes whose holdout interval against the start is above 0
     holdout_looks: int = 0  # evaluations of the holdout split in the run (each one a look)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    runs: list[RunLine] = field(default_factory=list)  # every run of the ledger, oldest first
     generated_at: str = ""
 
     @property
@@ -152,7 +169,7 @@ class Report:
 def build_report(ledger: Ledger, tag: str | None) -> Report:
     """The report of run ``tag`` (the latest run when None), from one consistent snapshot."""
     with ledger.read() as session:
-        run = run_view(session, tag, ledger.path)
+        run = run_view(session, tag, ledger.shown)
         experiments = experiment_views(session, run.id, None)
         best = _best(experiments)
         baselines = _baselines(experiments, best)
@@ -183,8 +200,31 @@ def build_report(ledger: Ledger, tag: str | None) -> Report:
             confirmed=sum(bool(e.confirmed) for e in experiments),
             holdout_looks=sum("holdout" in e.evaluations for e in experiments),
             curves=_curves(session, run.pool_id, experiments, best),
+            runs=_runs(session, ledger.shown),
             generated_at=utc_now(),
         )
+
+
+def _runs(session: Session, where: str) -> list[RunLine]:
+    lines = []
+    for tag in session.exec(select(Run.tag).order_by(col(Run.id))).all():
+        run = run_view(session, tag, where)
+        experiments = experiment_views(session, run.id, None)
+        best = _best(experiments)
+        lines.append(
+            RunLine(
+                run.tag,
+                run.branch,
+                run.shown_status,
+                run.host,
+                run.started_at,
+                len(experiments),
+                sum(e.status == ExperimentStatus.KEPT for e in experiments),
+                best.number if best else None,
+                best.sel_at_k("dev") if best else None,
+            )
+        )
+    return lines
 
 
 def _best(experiments: list[ExperimentView]) -> ExperimentView | None:
@@ -295,7 +335,7 @@ def _spend(session: Session, run: RunView, experiments: list[ExperimentView]) ->
         sqlalchemy.select(
             func.count(col(LlmCall.id)),
             func.count(col(LlmCall.error)),
-            func.sum(col(LlmCall.cost_usd).is_(None)),
+            func.sum(case((col(LlmCall.cost_usd).is_(None), 1), else_=0)),
             func.coalesce(func.sum(LlmCall.prompt_tokens), 0),
             func.coalesce(func.sum(LlmCall.completion_tokens), 0),
             func.coalesce(func.sum(LlmCall.cost_usd), 0.0),
