@@ -118,7 +118,7 @@ class Ledger:
         return cls(path, engine, readonly, busy_timeout)
 
     def close(self) -> None:
-        if not self.readonly:
+        if not self.readonly and not is_url(self.path):  # a SQLite file's journal mode
             hand_back(self._engine)
         self._engine.dispose()
 
