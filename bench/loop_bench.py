@@ -46,12 +46,15 @@ def checkout(commit: str | None, where: Path) -> Path:
     return code
 
 
-def research_repo(code: Path, where: Path) -> Path:
+def research_repo(code: Path, where: Path, research: Path) -> Path:
+    """A repository with ``code``'s harness and ``research``'s experiments/ and program.md."""
     repo = where / "repo"
     repo.mkdir()
-    for name in ("harness", "experiments"):
-        shutil.copytree(code / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(code / "program.md", repo / "program.md")
+    shutil.copytree(
+        code / "harness", repo / "harness", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(research / "experiments", repo / "experiments")
+    shutil.copy(research / "program.md", repo / "program.md")
     (repo / ".gitignore").write_text(".winnow/\n__pycache__/\n")
     env = os.environ | {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
                         "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}  # fmt: skip
@@ -66,11 +69,17 @@ def starts(ledger: Path) -> list[datetime]:
     return [datetime.fromisoformat(r[0]) for r in rows]
 
 
-def measure(commit: str | None, pool: Path, cache: Path, count: int) -> list[float]:
+def measure(
+    commit: str | None, pool: Path, cache: Path, count: int, research_from: str | None
+) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="winnow-loop-bench-") as tmp:
         where = Path(tmp)
         code = checkout(commit, where)
-        repo = research_repo(code, where)
+        research = code
+        if research_from is not None and research_from != commit:
+            (where / "research").mkdir()
+            research = checkout(research_from, where / "research")
+        repo = research_repo(code, where, research)
         home = where / "home"
         (home / "cache").mkdir(parents=True)
         shutil.copy(cache, home / "cache" / "exec.sqlite")
@@ -96,10 +105,17 @@ def main() -> None:
     parser.add_argument("--warm-cache", type=Path, required=True, help="an exec.sqlite")
     parser.add_argument("--experiments", type=int, default=40)
     parser.add_argument("--baseline", default="b202154", help="a commit to compare with")
+    parser.add_argument(
+        "--same-research",
+        action="store_true",
+        help="both versions search the baseline's experiments/ and program.md (the same "
+        "selector and space), so only the harness and the loop differ",
+    )
     args = parser.parse_args()
     results = {}
     for label, commit in (("now", None), (f"at {args.baseline}", args.baseline)):
-        gaps = measure(commit, args.pool, args.warm_cache, args.experiments)
+        research = args.baseline if args.same_research else None
+        gaps = measure(commit, args.pool, args.warm_cache, args.experiments, research)
         q1, median, q3 = statistics.quantiles(gaps, n=4)
         results[label] = median
         print(f"{label:>14}: median {median:.2f} s per experiment (quartiles {q1:.2f}-{q3:.2f}, "
