@@ -46,8 +46,10 @@ def checkout(commit: str | None, where: Path) -> Path:
     return code
 
 
-def research_repo(code: Path, where: Path, research: Path) -> Path:
-    """A repository with ``code``'s harness and ``research``'s experiments/ and program.md."""
+def research_repo(code: Path, where: Path, research: Path | None = None) -> Path:
+    """A repository with ``code``'s harness and ``research``'s (default: ``code``'s)
+    experiments/ and program.md."""
+    research = research or code
     repo = where / "repo"
     repo.mkdir()
     shutil.copytree(
