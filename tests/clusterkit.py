@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import importlib.util
 import json
 import os
 import pwd
@@ -72,6 +73,12 @@ def ray_installed() -> None:
         missing("ray is not installed: pip install -e '.[ray]'")
 
 
+def psycopg_installed() -> None:
+    """Skips (or fails, see :func:`missing`) unless the postgres extra is installed."""
+    if importlib.util.find_spec("psycopg") is None:
+        missing("psycopg is not installed: pip install -e '.[postgres]'")
+
+
 def ray_address() -> str:
     """WINNOW_TEST_RAY, with ray installed to reach it."""
     address = required("WINNOW_TEST_RAY", "Ray cluster")
@@ -90,7 +97,9 @@ _SERVER: list[str] = []  # the throwaway server's URL, once started
 
 
 def postgres_url() -> str:
-    """WINNOW_TEST_POSTGRES, else a throwaway server of the kit's own (started once)."""
+    """WINNOW_TEST_POSTGRES, else a throwaway server of the kit's own (started once); either
+    with psycopg installed to reach it."""
+    psycopg_installed()
     given = os.environ.get("WINNOW_TEST_POSTGRES", "")
     if given:
         return given
