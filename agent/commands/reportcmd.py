@@ -106,15 +106,8 @@ def show_report(path: Path | str, tag: str | None, html: Path | None, as_json: b
     """The morning review in the terminal (or JSON), and optionally as an HTML page."""
     with Ledger.open(path, readonly=True) as ledger:
         report = build_report(ledger, tag)
-    if html is not None:
-        write_html(report, html)
-    if as_json:
-        print(json.dumps(report.to_json(), indent=2, default=str))
-        return
-    console = make_console()
-    render_report(report, console)
-    if html is not None:
-        console.print(f"wrote {html}")
+    _show(report.to_json, lambda c: render_report(report, c), lambda p: write_html(report, p),
+          html, as_json)  # fmt: skip
 
 
 def show_runs(path: Path | str, tags: list[str], html: Path | None, as_json: bool) -> None:
@@ -123,13 +116,25 @@ def show_runs(path: Path | str, tags: list[str], html: Path | None, as_json: boo
         raise LedgerError(f"--run names a run twice: {', '.join(tags)}")
     with Ledger.open(path, readonly=True) as ledger:
         comparison = compare_runs(ledger, tags)
+    _show(comparison.to_json, lambda c: render_runs(comparison, c),
+          lambda p: write_runs_html(comparison, p), html, as_json)  # fmt: skip
+
+
+def _show(
+    data: Callable[[], dict[str, Any]],
+    render: Callable[[Console], None],
+    write: Callable[[Path], None],
+    html: Path | None,
+    as_json: bool,
+) -> None:
+    """The page first (when asked for), then JSON or the terminal view with the page named."""
     if html is not None:
-        write_runs_html(comparison, html)
+        write(html)
     if as_json:
-        print(json.dumps(comparison.to_json(), indent=2, default=str))
+        print(json.dumps(data(), indent=2, default=str))
         return
-    console = Console()
-    render_runs(comparison, console)
+    console = make_console()
+    render(console)
     if html is not None:
         console.print(f"wrote {html}")
 
